@@ -1,0 +1,338 @@
+//! Bearer tokens → `Caller`; token minting and hashing; password hashing with bounded
+//! concurrency.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::authz::{Actor, Role};
+use crate::domain::Timestamp;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{OrgKey, OrgStatus, TokenKind, User};
+
+pub fn prefix(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Session => "orgd_s_",
+        TokenKind::Pat => "orgd_pat_",
+        TokenKind::Sa => "orgd_sa_",
+    }
+}
+
+const SECRET_HEX_LEN: usize = 64;
+
+/// A new random token (256 bits) and the SHA-256 hash that is all the database keeps.
+pub fn mint(kind: TokenKind) -> (String, [u8; 32]) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut token = String::with_capacity(prefix(kind).len() + SECRET_HEX_LEN);
+    token.push_str(prefix(kind));
+    for b in bytes {
+        token.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
+        token.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
+    }
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The kind and hash of a well-formed token; `None` for anything else, without a database trip.
+pub fn parse_token(token: &str) -> Option<(TokenKind, [u8; 32])> {
+    let kind = [TokenKind::Session, TokenKind::Pat, TokenKind::Sa]
+        .into_iter()
+        .find(|k| token.starts_with(prefix(*k)))?;
+    let secret = &token[prefix(kind).len()..];
+    if secret.len() != SECRET_HEX_LEN
+        || !secret
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    Some((kind, hash_token(token)))
+}
+
+/// The authenticated principal of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub token_id: Uuid,
+    pub kind: TokenKind,
+    /// A scoped token acts only inside this organization (and on its owner's profile).
+    pub scope: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Caller {
+    /// Superuser powers come with unscoped tokens only.
+    pub fn is_superuser(&self) -> bool {
+        self.user.is_superuser && self.scope.is_none()
+    }
+    pub fn actor(&self) -> Actor {
+        if self.is_superuser() {
+            Actor::Superuser(self.user.id)
+        } else {
+            Actor::User(self.user.id)
+        }
+    }
+
+    /// Resolves `{org}` for this caller. Non-members (and tokens scoped elsewhere) get the same
+    /// 404 as for an organization that does not exist.
+    pub async fn org(&self, state: &AppState, key: &str) -> ApiResult<OrgAccess> {
+        let not_found = || ApiError::not_found("Organization");
+        if key.is_empty() || key.len() > 253 {
+            return Err(not_found());
+        }
+        let row = state
+            .store
+            .organization_access(&OrgKey::parse(key), self.user.id)
+            .await?
+            .ok_or_else(not_found)?;
+        if self.scope.is_some_and(|s| s != row.id) {
+            return Err(not_found());
+        }
+        if !self.is_superuser() {
+            if row.role.is_none() {
+                return Err(not_found());
+            }
+            if row.status == OrgStatus::Banned {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "organization_banned",
+                    "The organization is banned",
+                ));
+            }
+        }
+        Ok(OrgAccess {
+            id: row.id,
+            status: row.status,
+            owner_id: row.owner_id,
+            role: row.role,
+            actor: self.actor(),
+        })
+    }
+}
+
+/// A caller's standing in one organization.
+#[derive(Debug, Clone)]
+pub struct OrgAccess {
+    pub id: Uuid,
+    pub status: OrgStatus,
+    pub owner_id: Uuid,
+    /// The caller's own role; `None` for a superuser who is not a member.
+    pub role: Option<Role>,
+    pub actor: Actor,
+}
+
+impl OrgAccess {
+    pub fn effective_role(&self) -> Role {
+        crate::authz::effective(self.actor, self.role).unwrap_or(Role::Member)
+    }
+    /// 403 unless the caller's role is at least `min`.
+    pub fn require(&self, min: Role) -> ApiResult<()> {
+        if self.effective_role() >= min {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "This requires the {} role",
+                min.as_str()
+            )))
+        }
+    }
+    /// Writes are refused in a suspended organization, except for superusers.
+    pub fn writable(&self) -> ApiResult<()> {
+        if self.status == OrgStatus::Suspended && !matches!(self.actor, Actor::Superuser(_)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "organization_suspended",
+                "The organization is suspended: it can be read but not changed",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthenticated)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthenticated)?;
+        let (kind, hash) = parse_token(token).ok_or_else(ApiError::unauthenticated)?;
+        let auth = state
+            .store
+            .authenticate(hash, Timestamp::now())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        if auth.kind != kind {
+            return Err(ApiError::unauthenticated());
+        }
+        Ok(Caller {
+            user: auth.user,
+            token_id: auth.token_id,
+            kind: auth.kind,
+            scope: auth.organization_id,
+            expires_at: auth.expires_at,
+        })
+    }
+}
+
+/// argon2id hashing on the blocking pool, at most `concurrency` at once: a login flood queues
+/// here (briefly, then 503) instead of starving the async workers that serve other requests.
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    dummy: OnceLock<String>,
+}
+
+/// How long a password operation may wait for a hashing slot before the request gets 503.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane.
+    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)?;
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> Self {
+        Passwords {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: OnceLock::new(),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::unavailable("Too many sign-ins at once, retry shortly"))?
+            .map_err(|_| ApiError::internal())?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|_| ApiError::internal())
+    }
+
+    pub async fn hash(&self, password: String) -> ApiResult<String> {
+        self.run(move || hash_now(&password))
+            .await?
+            .map_err(|_| ApiError::internal())
+    }
+
+    /// Checks `password` against `hash`; with no hash (unknown user, password-less account) it
+    /// still spends the same work on a dummy hash, so timing does not tell the cases apart.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> ApiResult<bool> {
+        let dummy = match self.dummy.get() {
+            Some(d) => d.clone(),
+            None => {
+                let d = self
+                    .run(|| hash_now("orgd-timing-equalizer"))
+                    .await?
+                    .map_err(|_| ApiError::internal())?;
+                self.dummy.get_or_init(|| d).clone()
+            }
+        };
+        self.run(move || {
+            let (target, real) = match &hash {
+                Some(h) => (h.as_str(), true),
+                None => (dummy.as_str(), false),
+            };
+            let ok = PasswordHash::new(target)
+                .map(|parsed| {
+                    argon2()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false);
+            ok && real
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_tokens_parse_back_to_their_kind_and_hash() {
+        for kind in [TokenKind::Session, TokenKind::Pat, TokenKind::Sa] {
+            let (token, hash) = mint(kind);
+            assert!(token.starts_with(prefix(kind)));
+            assert_eq!(parse_token(&token), Some((kind, hash)));
+        }
+        let (a, _) = mint(TokenKind::Session);
+        let (b, _) = mint(TokenKind::Session);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        let (token, _) = mint(TokenKind::Pat);
+        for bad in [
+            "".to_string(),
+            "orgd_pat_".to_string(),
+            token[..token.len() - 1].to_string(),
+            format!("{token}0"),
+            token.replace("orgd_pat_", "orgd_x_"),
+            token.to_uppercase(),
+        ] {
+            assert_eq!(parse_token(&bad), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn argon2id_hashes_verify_and_reject() {
+        let p = Passwords::new(2);
+        let h = p.hash("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(
+            p.verify("correct horse".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!p.verify("wrong horse".into(), Some(h)).await.unwrap());
+        assert!(
+            !p.verify("orgd-timing-equalizer".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! One `Config`: defaults, then a TOML file, then `ORGD_*` environment variables, then flags.
+//! Flags and environment variables are read together by clap (a flag beats its variable), and
+//! both beat the file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Settings that can come from the file, the environment or flags.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "ORGD_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded database [default: the working directory]
+    #[arg(long, env = "ORGD_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://FILE` or `postgres://…` [default: sqlite://DATA_DIR/orgd.db]
+    #[arg(long, env = "ORGD_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Size of the database connection pool [default: 16]
+    #[arg(long, env = "ORGD_DATABASE_MAX_CONNECTIONS", global = true)]
+    pub database_max_connections: Option<u32>,
+    /// Whether anyone may sign up [default: true]
+    #[arg(long, env = "ORGD_SIGNUP_ENABLED", global = true)]
+    pub signup_enabled: Option<bool>,
+    /// Cap on organizations a user may own or belong to through creation [default: unlimited]
+    #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER", global = true)]
+    pub max_organizations_per_user: Option<u32>,
+    /// Lifetime of a session token in seconds [default: 1209600, 14 days]
+    #[arg(long, env = "ORGD_SESSION_LIFETIME_SECS", global = true)]
+    pub session_lifetime_secs: Option<u64>,
+    /// Largest accepted request body in bytes [default: 1048576]
+    #[arg(long, env = "ORGD_BODY_LIMIT_BYTES", global = true)]
+    pub body_limit_bytes: Option<usize>,
+    /// Password hashes computed at once; further logins wait briefly, then get 503 [default: CPU count]
+    #[arg(long, env = "ORGD_PASSWORD_HASH_CONCURRENCY", global = true)]
+    pub password_hash_concurrency: Option<usize>,
+    /// `text` or `json` [default: text]
+    #[arg(long, env = "ORGD_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub signup_enabled: bool,
+    pub max_organizations_per_user: Option<u32>,
+    pub session_lifetime_secs: u64,
+    pub body_limit_bytes: usize,
+    pub password_hash_concurrency: usize,
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::resolve(Settings::default(), Settings::default()).expect("defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the optional TOML file and layers `cli` (flags and environment) over it.
+    pub fn load(file: Option<&std::path::Path>, cli: Settings) -> Result<Config, String> {
+        let from_file = match file {
+            None => Settings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
+        Config::resolve(from_file, cli)
+    }
+
+    fn resolve(file: Settings, cli: Settings) -> Result<Config, String> {
+        macro_rules! pick {
+            ($f:ident, $default:expr) => {
+                cli.$f
+                    .clone()
+                    .or(file.$f.clone())
+                    .unwrap_or_else(|| $default)
+            };
+        }
+        let data_dir = pick!(data_dir, PathBuf::from("."));
+        let default_url = format!("sqlite://{}", data_dir.join("orgd.db").display());
+        let log_format = pick!(log_format, "text".into());
+        if log_format != "text" && log_format != "json" {
+            return Err(format!(
+                "log_format must be text or json, not {log_format:?}"
+            ));
+        }
+        let cfg = Config {
+            listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url: pick!(database_url, default_url),
+            data_dir,
+            database_max_connections: pick!(database_max_connections, 16).max(1),
+            signup_enabled: pick!(signup_enabled, true),
+            max_organizations_per_user: cli
+                .max_organizations_per_user
+                .or(file.max_organizations_per_user),
+            session_lifetime_secs: pick!(session_lifetime_secs, 14 * 24 * 3600).max(60),
+            body_limit_bytes: pick!(body_limit_bytes, 1024 * 1024).max(1024),
+            password_hash_concurrency: pick!(password_hash_concurrency, {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            })
+            .max(1),
+            log_format,
+        };
+        Ok(cfg)
+    }
+}
+
+/// The URL with any password replaced, for logs and `Debug`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparsable url>".into(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("signup_enabled", &self.signup_enabled)
+            .field(
+                "max_organizations_per_user",
+                &self.max_organizations_per_user,
+            )
+            .field("session_lifetime_secs", &self.session_lifetime_secs)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./orgd.db");
+        assert!(c.signup_enabled);
+        assert_eq!(c.max_organizations_per_user, None);
+    }
+
+    #[test]
+    fn flags_and_env_beat_the_file_which_beats_defaults() {
+        let file: Settings = toml::from_str(
+            "listen = \"0.0.0.0:9000\"\nsignup_enabled = false\nmax_organizations_per_user = 3",
+        )
+        .unwrap();
+        let cli = Settings {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, cli).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert!(!c.signup_enabled);
+        assert_eq!(c.max_organizations_per_user, Some(3));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<Settings>("listn = \"x\"").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_database_password() {
+        let cli = Settings {
+            database_url: Some("postgres://orgd:s3cret@db:5432/orgd".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(Settings::default(), cli).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Types and rules with no I/O.
+
+pub mod country;
+pub mod membership;
+pub mod paging;
+pub mod timestamp;
+pub mod validate;
+
+pub use timestamp::Timestamp;

@@ -1,0 +1,249 @@
+//! Field rules of the contract. Each check returns the message a client sees in `details`.
+
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldError};
+
+/// Collects field errors so a client learns every problem of a request at once.
+#[derive(Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Records `result` under `field` when it is an error.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.0.push(FieldError {
+                    field: field.into(),
+                    message,
+                });
+                None
+            }
+        }
+    }
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
+        }
+    }
+}
+
+fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+pub const SLUG_MAX: usize = 253;
+
+/// `^[a-zA-Z0-9-]+$`, 1–253 characters, and not shaped like an id (an `{org}` path segment is an
+/// id or a slug, so a slug that parses as a UUID would be ambiguous).
+pub fn slug(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > SLUG_MAX {
+        return Err(format!("must be 1 to {SLUG_MAX} characters"));
+    }
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err("must match ^[a-zA-Z0-9-]+$".into());
+    }
+    if uuid::Uuid::try_parse(s).is_ok() {
+        return Err("must not be a UUID".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// A slug derived from a name: lower-case ASCII letters and digits, other runs become `-`.
+pub fn slug_from_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            dash = true;
+        }
+        if out.len() >= 200 {
+            break;
+        }
+    }
+    if out.is_empty() { "org".into() } else { out }
+}
+
+pub fn org_name(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    match char_len(t) {
+        0 => Err("must not be empty".into()),
+        n if n > 256 => Err("must be at most 256 characters".into()),
+        _ => Ok(t.to_owned()),
+    }
+}
+
+pub fn person_name(s: &str) -> Result<String, String> {
+    if char_len(s) > 256 {
+        Err("must be at most 256 characters".into())
+    } else {
+        Ok(s.trim().to_owned())
+    }
+}
+
+pub fn text(s: &str, max: usize) -> Result<String, String> {
+    if char_len(s) > max {
+        Err(format!("must be at most {max} characters"))
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+pub fn username(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("must match ^[a-zA-Z0-9_.-]{1,64}$".into())
+    }
+}
+
+/// A username derived from an email's local part.
+pub fn username_from_email(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or("");
+    let mut u: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+        .take(48)
+        .collect();
+    if u.is_empty() {
+        u = "user".into();
+    }
+    u
+}
+
+pub fn email(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let bad = || Err("must be a valid email address".to_string());
+    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad();
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return bad();
+    };
+    if local.is_empty()
+        || local.len() > 64
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with(['.', '-'])
+        || domain.ends_with(['.', '-'])
+        || domain.contains("..")
+    {
+        return bad();
+    }
+    Ok(s.to_owned())
+}
+
+pub fn password(s: &str) -> Result<String, String> {
+    match char_len(s) {
+        n if n < 8 => Err("must be at least 8 characters".into()),
+        n if n > 256 => Err("must be at most 256 characters".into()),
+        _ => Ok(s.to_owned()),
+    }
+}
+
+pub fn http_url(s: &str) -> Result<String, String> {
+    if s.len() > 2048 {
+        return Err("must be at most 2048 characters".into());
+    }
+    match url::Url::parse(s) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+            Ok(s.to_owned())
+        }
+        _ => Err("must be an http(s) URL".into()),
+    }
+}
+
+pub fn country_code(s: &str) -> Result<String, String> {
+    super::country::normalize(s).ok_or_else(|| "must be an ISO 3166-1 alpha-2 country code".into())
+}
+
+pub const METADATA_MAX_BYTES: usize = 16 * 1024;
+
+pub fn metadata(v: &Value) -> Result<Value, String> {
+    if !v.is_object() {
+        return Err("must be a JSON object".into());
+    }
+    if v.to_string().len() > METADATA_MAX_BYTES {
+        return Err(format!("must be at most {METADATA_MAX_BYTES} bytes"));
+    }
+    Ok(v.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_rules() {
+        assert!(slug("acme").is_ok());
+        assert!(slug("Acme-Inc-2").is_ok());
+        assert!(slug(&"a".repeat(253)).is_ok());
+        assert!(slug(&"a".repeat(254)).is_err());
+        assert!(slug("").is_err());
+        assert!(slug("acme_inc").is_err());
+        assert!(slug("acme inc").is_err());
+        assert!(slug("ümlaut").is_err());
+        assert!(slug("0190a6e4-7c2b-7d4e-8f00-123456789abc").is_err());
+    }
+
+    #[test]
+    fn slug_derivation() {
+        assert_eq!(slug_from_name("Acme Inc."), "acme-inc");
+        assert_eq!(slug_from_name("  Hello,   World!! "), "hello-world");
+        assert_eq!(slug_from_name("Ünïcode Straße 9"), "n-code-stra-e-9");
+        assert_eq!(slug_from_name("!!!"), "org");
+        assert!(slug(&slug_from_name(&"x y ".repeat(300))).is_ok());
+    }
+
+    #[test]
+    fn usernames_and_emails() {
+        assert!(username("alice.b-c_1").is_ok());
+        assert!(username("alice b").is_err());
+        assert!(username(&"a".repeat(65)).is_err());
+        assert_eq!(username_from_email("Jane.Doe+x@example.com"), "Jane.Doex");
+        assert_eq!(username_from_email("+++@example.com"), "user");
+        assert!(email("a@example.com").is_ok());
+        for bad in [
+            "a",
+            "a@b",
+            "@example.com",
+            "a@@example.com",
+            "a b@example.com",
+            "a@.com",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_urls_names_metadata() {
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"x".repeat(257)).is_err());
+        assert!(http_url("https://example.com/logo.png").is_ok());
+        assert!(http_url("javascript:alert(1)").is_err());
+        assert!(http_url("ftp://example.com/x").is_err());
+        assert!(org_name("  ").is_err());
+        assert_eq!(org_name(" Acme ").unwrap(), "Acme");
+        assert!(org_name(&"é".repeat(256)).is_ok());
+        assert!(org_name(&"é".repeat(257)).is_err());
+        assert!(metadata(&serde_json::json!({"a": 1})).is_ok());
+        assert!(metadata(&serde_json::json!([1])).is_err());
+    }
+}

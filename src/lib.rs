@@ -1,0 +1,138 @@
+//! orgd: organizations, members, roles and ownership over an HTTP/JSON API.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub mod auth;
+pub mod authz;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod request_id;
+pub mod routes;
+pub mod store;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub passwords: Arc<auth::Passwords>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let passwords = Arc::new(auth::Passwords::new(config.password_hash_concurrency));
+        AppState {
+            store,
+            config: Arc::new(config),
+            passwords,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orgd",
+        description = "Organizations, members, roles and ownership for SaaS products. Errors always \
+                       have the `ErrorBody` shape with a stable `code`. Lists are bare arrays; more \
+                       items are announced by an RFC 8288 `Link: <…>; rel=\"next\"` header. A \
+                       caller who is not a member of an organization gets `404 not_found` for it \
+                       and everything under it.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "Sign-up, login, logout"),
+        (name = "users", description = "Profiles and superuser user management"),
+        (name = "organizations", description = "Organizations"),
+        (name = "members", description = "Members and roles"),
+        (name = "health", description = "Liveness and readiness")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token: `orgd_s_…` (session), `orgd_pat_…`, `orgd_sa_…`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    use routes::*;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(users::me, users::update_me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ))
+        .routes(routes!(organizations::list, organizations::create))
+        .routes(routes!(
+            organizations::get,
+            organizations::update,
+            organizations::delete
+        ))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::get, members::update, members::remove))
+        .routes(routes!(members::toggle_admin))
+        .routes(routes!(members::leave))
+}
+
+/// The OpenAPI document of every operation.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.body_limit_bytes;
+    let (router, spec) = api().split_for_parts();
+    router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .fallback(|| async { ApiError::not_found("Route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            )
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .with_state(state)
+}

@@ -1,0 +1,175 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use orgd::config::{Config, Settings};
+use orgd::store::{NewUser, connect};
+use orgd::{AppState, app, domain::validate};
+
+#[derive(Parser)]
+#[command(name = "orgd", version, about = "Self-hostable organizations service")]
+struct Cli {
+    /// TOML configuration file
+    #[arg(long, env = "ORGD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (applies pending migrations first)
+    Serve,
+    /// Apply pending migrations and exit
+    Migrate,
+    /// Print the OpenAPI document
+    Openapi,
+    /// Operator tasks
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create an account, e.g. the first superuser
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "ORGD_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        superuser: bool,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORGD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref(), cli.settings)?;
+    if let Command::Openapi = cli.command {
+        println!(
+            "{}",
+            orgd::openapi()
+                .to_pretty_json()
+                .map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    init_logging(&config.log_format);
+    tracing::info!(config = ?config, "configuration");
+    let store = connect(&config.database_url, config.database_max_connections)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    match cli.command {
+        Command::Openapi => Ok(()),
+        Command::Migrate => {
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(Admin::CreateUser {
+            email,
+            password,
+            username,
+            superuser,
+        }) => {
+            let email = validate::email(&email).map_err(|m| format!("--email {m}"))?;
+            let password = validate::password(&password).map_err(|m| format!("--password {m}"))?;
+            if let Some(u) = &username {
+                validate::username(u).map_err(|m| format!("--username {m}"))?;
+            }
+            let state = AppState::new(store.clone(), config.clone());
+            let hash = state
+                .passwords
+                .hash(password)
+                .await
+                .map_err(|e| e.message)?;
+            let user = store
+                .create_user(NewUser {
+                    email,
+                    username,
+                    name: None,
+                    password_hash: Some(hash),
+                    is_superuser: superuser,
+                    is_service_account: false,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "created user {} ({}){}",
+                user.username,
+                user.id,
+                if superuser { ", superuser" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+            tracing::info!(address = %config.listen, "orgd listening; API reference at /docs");
+            let router = app(AppState::new(store, config));
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("orgd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orgd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Members of an organization: list, add, change role, remove, leave.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::authz::Role;
+use crate::domain::paging::Cursor;
+use crate::domain::validate::{self, Checks};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::store::{Member, MemberFilter, MemberTarget, RoleChange};
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MemberListQuery {
+    pub role: Option<Role>,
+    /// Substring of username, email or name, case-insensitive.
+    pub q: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    /// Cursor from the previous page's `Link` header.
+    pub after: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// Exactly one of `user_id`, `username`, `email`.
+    pub user_id: Option<Uuid>,
+    pub username: Option<String>,
+    /// An unknown email provisions a password-less user.
+    pub email: Option<String>,
+    /// The provisioned user's name (with `email`).
+    pub name: Option<String>,
+    /// Default `member`.
+    pub role: Option<Role>,
+    /// Legacy: `true` means `admin`, `false` means `member`.
+    pub admin: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ToggleAdminResponse {
+    pub ok: bool,
+    pub admin: bool,
+}
+
+/// Members of the organization (any member).
+#[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug"), MemberListQuery),
+    responses((status = 200, body = Vec<Member>, headers(("link" = String, description = "RFC 8288 next page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(org): Path<String>,
+    Query(q): Query<MemberListQuery>,
+) -> ApiResult<Response> {
+    let access = caller.org(&state, &org).await?;
+    let page = page(q.limit, q.offset, q.after.as_deref())?;
+    if matches!(page.after, Some(Cursor::Id(_))) {
+        return Err(ApiError::field("after", "is not a valid cursor"));
+    }
+    let filter = MemberFilter {
+        role: q.role,
+        q: q.q.filter(|s| !s.is_empty()),
+    };
+    let members = state.store.list_members(access.id, &filter, &page).await?;
+    Ok(paged(&uri, &page, members, |m| {
+        Cursor::At(m.joined_at.0, m.user_id)
+    }))
+}
+
+/// One member (any member).
+#[utoipa::path(get, path = "/organizations/{org}/members/{user}", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "User id")),
+    responses((status = 200, body = Member), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Json<Member>> {
+    let access = caller.org(&state, &org).await?;
+    let user = parse_id(&user, "Member")?;
+    state
+        .store
+        .member(access.id, user)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Member"))
+}
+
+/// Add a member by exactly one of `user_id`, `username`, `email` (owners and admins; only owners
+/// add owners).
+#[utoipa::path(post, path = "/organizations/{org}/members", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug")), request_body = AddMemberRequest,
+    responses((status = 201, body = Member), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Already a member", body = ErrorBody)))]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(req): Json<AddMemberRequest>,
+) -> ApiResult<(StatusCode, Json<Member>)> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    access.require(Role::Admin)?;
+    let mut c = Checks::new();
+    let named = [
+        req.user_id.is_some(),
+        req.username.is_some(),
+        req.email.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if named != 1 {
+        c.check::<()>(
+            "user_id",
+            Err("give exactly one of user_id, username, email".into()),
+        );
+    }
+    if req.role.is_some() && req.admin.is_some() {
+        c.check::<()>("admin", Err("give role or admin, not both".into()));
+    }
+    if req.name.is_some() && req.email.is_none() {
+        c.check::<()>("name", Err("only with email".into()));
+    }
+    let name = req
+        .name
+        .as_ref()
+        .and_then(|n| c.check("name", validate::person_name(n)));
+    let target = if let Some(id) = req.user_id {
+        Some(MemberTarget::UserId(id))
+    } else if let Some(u) = &req.username {
+        c.check("username", validate::username(u))
+            .map(MemberTarget::Username)
+    } else if let Some(e) = &req.email {
+        c.check("email", validate::email(e))
+            .map(|email| MemberTarget::Email { email, name })
+    } else {
+        None
+    };
+    c.finish()?;
+    let role = req.role.unwrap_or(if req.admin == Some(true) {
+        Role::Admin
+    } else {
+        Role::Member
+    });
+    let target = target.ok_or_else(ApiError::internal)?;
+    let member = state
+        .store
+        .add_member(access.id, access.actor, target, role)
+        .await?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+/// Change a member's role (owners and admins; only owners grant or take away `owner`; the last
+/// owner cannot be demoted).
+#[utoipa::path(patch, path = "/organizations/{org}/members/{user}", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "User id")),
+    request_body = UpdateMemberRequest,
+    responses((status = 200, body = Member), (status = 400, description = "`last_owner` or invalid input", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user)): Path<(String, String)>,
+    Json(req): Json<UpdateMemberRequest>,
+) -> ApiResult<Json<Member>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    let user = parse_id(&user, "Member")?;
+    access.require(Role::Admin)?;
+    Ok(Json(
+        state
+            .store
+            .change_member_role(access.id, access.actor, user, RoleChange::Set(req.role))
+            .await?,
+    ))
+}
+
+/// Flip a member between `member` and `admin`; never changes an owner.
+#[utoipa::path(post, path = "/organizations/{org}/members/{user}/toggle-admin", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "User id")),
+    responses((status = 200, body = ToggleAdminResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn toggle_admin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Json<ToggleAdminResponse>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    let user = parse_id(&user, "Member")?;
+    access.require(Role::Admin)?;
+    let m = state
+        .store
+        .change_member_role(access.id, access.actor, user, RoleChange::ToggleAdmin)
+        .await?;
+    Ok(Json(ToggleAdminResponse {
+        ok: true,
+        admin: m.admin,
+    }))
+}
+
+/// Remove a member with their project memberships and organization-scoped tokens (owners and
+/// admins; admins cannot remove owners; never the last owner).
+#[utoipa::path(delete, path = "/organizations/{org}/members/{user}", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "User id")),
+    responses((status = 200, body = Ok), (status = 400, description = "`last_owner`", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Json<Ok>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    let user = parse_id(&user, "Member")?;
+    if user != caller.user.id {
+        access.require(Role::Admin)?;
+    }
+    state
+        .store
+        .remove_member(access.id, access.actor, user)
+        .await?;
+    Ok(ok())
+}
+
+/// Leave the organization (never as its last owner).
+#[utoipa::path(post, path = "/organizations/{org}/leave", tag = "members",
+    params(("org" = String, Path, description = "Organization id or slug")),
+    responses((status = 200, body = Ok), (status = 400, description = "`last_owner`", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn leave(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Json<Ok>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    if access.role.is_none() {
+        return Err(ApiError::not_found("Member"));
+    }
+    state
+        .store
+        .remove_member(
+            access.id,
+            crate::authz::Actor::User(caller.user.id),
+            caller.user.id,
+        )
+        .await?;
+    Ok(ok())
+}

@@ -1,0 +1,335 @@
+//! Organizations: create, list, read, change, transfer, delete.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{Json, Ok, Path, Query, nullable, ok, page, paged};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::authz::Role;
+use crate::domain::paging::{Cursor, Page};
+use crate::domain::validate::{self, Checks};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::store::{
+    ManagedBy, MemberFilter, NewOrganization, OrgFilter, OrgPatch, OrgStatus, Organization,
+};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    /// 1 to 256 characters.
+    pub name: String,
+    /// `^[a-zA-Z0-9-]+$`, 1 to 253 characters, unique case-insensitively; derived from the name
+    /// when omitted.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    /// An http(s) URL.
+    pub logo_url: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country_code: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// Superusers only: create the organization for someone else.
+    pub owner_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganizationRequest {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub country_code: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// Primary owner or superuser: transfer primary ownership to another member.
+    pub owner_id: Option<Uuid>,
+    /// Superusers only.
+    pub status: Option<OrgStatus>,
+    /// Superusers only.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub status_reason: Option<Option<String>>,
+    /// Superusers only.
+    pub verified: Option<bool>,
+    /// Superusers only.
+    pub managed_by: Option<Vec<ManagedBy>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrgListQuery {
+    /// Substring of the name, case-insensitive.
+    pub name: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub status: Option<OrgStatus>,
+    /// Only organizations whose status is `active`.
+    pub active_only: Option<bool>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    /// Cursor from the previous page's `Link` header.
+    pub after: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrgGetQuery {
+    /// `members` embeds the first page of members.
+    pub include: Option<String>,
+}
+
+fn id_cursor(page: &Page) -> ApiResult<()> {
+    if matches!(page.after, Some(Cursor::At(..))) {
+        return Err(ApiError::field("after", "is not a valid cursor"));
+    }
+    Ok(())
+}
+
+/// Organizations the caller belongs to (a superuser sees all).
+#[utoipa::path(get, path = "/organizations", tag = "organizations", params(OrgListQuery),
+    responses((status = 200, body = Vec<Organization>, headers(("link" = String, description = "RFC 8288 next page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Query(q): Query<OrgListQuery>,
+) -> ApiResult<Response> {
+    let page = page(q.limit, q.offset, q.after.as_deref())?;
+    id_cursor(&page)?;
+    let filter = OrgFilter {
+        member: (!caller.is_superuser()).then_some(caller.user.id),
+        viewer: caller.user.id,
+        only: caller.scope,
+        name: q.name.filter(|n| !n.is_empty()),
+        owner_id: q.owner_id,
+        status: q.status,
+        active_only: q.active_only.unwrap_or(false),
+    };
+    let orgs = state.store.list_organizations(&filter, &page).await?;
+    Ok(paged(&uri, &page, orgs, |o| Cursor::Id(o.id)))
+}
+
+/// Create an organization; the caller becomes its owner.
+#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateOrganizationRequest,
+    responses((status = 201, body = Organization), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "`forbidden` or `organization_limit_exceeded`", body = ErrorBody),
+        (status = 409, description = "Slug taken", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateOrganizationRequest>,
+) -> ApiResult<(StatusCode, Json<Organization>)> {
+    if caller.user.is_service_account {
+        return Err(ApiError::forbidden(
+            "Service accounts cannot create organizations",
+        ));
+    }
+    if caller.scope.is_some() {
+        return Err(ApiError::forbidden(
+            "A token scoped to an organization cannot create organizations",
+        ));
+    }
+    if req.owner_id.is_some_and(|o| o != caller.user.id) && !caller.is_superuser() {
+        return Err(ApiError::forbidden(
+            "Only superusers can create an organization for someone else",
+        ));
+    }
+    let mut c = Checks::new();
+    let name = c.check("name", validate::org_name(&req.name));
+    let slug = req
+        .slug
+        .as_ref()
+        .and_then(|s| c.check("slug", validate::slug(s)));
+    let description = req
+        .description
+        .as_ref()
+        .and_then(|d| c.check("description", validate::text(d, 4096)));
+    let logo_url = req
+        .logo_url
+        .as_ref()
+        .and_then(|u| c.check("logo_url", validate::http_url(u)));
+    let country_code = req
+        .country_code
+        .as_ref()
+        .and_then(|cc| c.check("country_code", validate::country_code(cc)));
+    let metadata = match &req.metadata {
+        Some(m) => c.check("metadata", validate::metadata(m)),
+        None => Some(serde_json::json!({})),
+    };
+    c.finish()?;
+    let new = NewOrganization {
+        name: name.unwrap_or_default(),
+        slug,
+        description,
+        logo_url,
+        country_code,
+        metadata: metadata.unwrap_or_default(),
+        owner_id: req.owner_id.unwrap_or(caller.user.id),
+    };
+    let id = state
+        .store
+        .create_organization(new, state.config.max_organizations_per_user)
+        .await?;
+    let org = state
+        .store
+        .organization(id, caller.user.id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Organization { role: None, ..org }),
+    ))
+}
+
+/// An organization (any member).
+#[utoipa::path(get, path = "/organizations/{org}", tag = "organizations",
+    params(("org" = String, Path, description = "Organization id or slug"), OrgGetQuery),
+    responses((status = 200, body = Organization), (status = 401, body = ErrorBody),
+        (status = 403, description = "`organization_banned`", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<OrgGetQuery>,
+) -> ApiResult<Json<Organization>> {
+    let access = caller.org(&state, &org).await?;
+    let include_members = match q.include.as_deref() {
+        None | Some("") => false,
+        Some("members") => true,
+        Some(_) => return Err(ApiError::field("include", "must be `members`")),
+    };
+    let mut found = state
+        .store
+        .organization(access.id, caller.user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Organization"))?;
+    found.role = None;
+    if include_members {
+        found.members = Some(
+            state
+                .store
+                .list_members(access.id, &MemberFilter::default(), &Page::default())
+                .await?
+                .into_iter()
+                .take(Page::default().limit as usize)
+                .collect(),
+        );
+    }
+    Ok(Json(found))
+}
+
+/// Change an organization. Owners and admins: profile fields; the primary owner (or a
+/// superuser): `owner_id`; superusers: `status`, `status_reason`, `verified`, `managed_by`.
+#[utoipa::path(patch, path = "/organizations/{org}", tag = "organizations",
+    params(("org" = String, Path, description = "Organization id or slug")), request_body = UpdateOrganizationRequest,
+    responses((status = 200, body = Organization), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(req): Json<UpdateOrganizationRequest>,
+) -> ApiResult<Json<Organization>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    let mut c = Checks::new();
+    let patch = OrgPatch {
+        name: req
+            .name
+            .as_ref()
+            .and_then(|n| c.check("name", validate::org_name(n))),
+        slug: req
+            .slug
+            .as_ref()
+            .and_then(|s| c.check("slug", validate::slug(s))),
+        description: match &req.description {
+            Some(Some(d)) => c.check("description", validate::text(d, 4096)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        },
+        logo_url: match &req.logo_url {
+            Some(Some(u)) => c.check("logo_url", validate::http_url(u)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        },
+        country_code: match &req.country_code {
+            Some(Some(cc)) => c
+                .check("country_code", validate::country_code(cc))
+                .map(Some),
+            Some(None) => Some(None),
+            None => None,
+        },
+        metadata: req
+            .metadata
+            .as_ref()
+            .and_then(|m| c.check("metadata", validate::metadata(m))),
+        owner_id: req.owner_id,
+        status: req.status,
+        status_reason: match &req.status_reason {
+            Some(Some(r)) => c.check("status_reason", validate::text(r, 1024)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        },
+        verified: req.verified,
+        managed_by: req.managed_by.clone(),
+    };
+    if let Some(list) = &req.managed_by {
+        if list.len() > 32
+            || list.iter().any(|m| {
+                m.kind.is_empty() || m.kind.len() > 64 || m.id.is_empty() || m.id.len() > 256
+            })
+        {
+            c.check::<()>(
+                "managed_by",
+                Err("at most 32 entries of non-empty type (≤ 64) and id (≤ 256)".into()),
+            );
+        }
+    }
+    c.finish()?;
+    state
+        .store
+        .update_organization(access.id, access.actor, patch)
+        .await?;
+    let mut found = state
+        .store
+        .organization(access.id, caller.user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Organization"))?;
+    found.role = None;
+    Ok(Json(found))
+}
+
+/// Delete an organization with everything under it (owners).
+#[utoipa::path(delete, path = "/organizations/{org}", tag = "organizations",
+    params(("org" = String, Path, description = "Organization id or slug")),
+    responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Json<Ok>> {
+    let access = caller.org(&state, &org).await?;
+    access.require(Role::Owner)?;
+    access.writable()?;
+    state
+        .store
+        .delete_organization(access.id, access.actor)
+        .await?;
+    Ok(ok())
+}

@@ -1,0 +1,484 @@
+//! Storage: one `Store` trait of use-case-shaped methods (each one transaction), implemented for
+//! SQLite and PostgreSQL from the same SQL (`engine.rs`), chosen by `connect(url)`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::authz::{Actor, Role};
+use crate::domain::Timestamp;
+use crate::domain::paging::Page;
+
+pub mod postgres;
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("last owner")]
+    LastOwner,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("organization limit reached")]
+    OrganizationLimit,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user as every endpoint shows it: never with a password hash.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub is_service_account: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: String,
+    /// Derived from the email when absent.
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_superuser: bool,
+    pub is_service_account: bool,
+}
+
+/// A change to a user; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub company: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+    pub metadata: Option<Value>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Session,
+    Pat,
+    Sa,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::Pat => "pat",
+            TokenKind::Sa => "sa",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TokenKind> {
+        match s {
+            "session" => Some(TokenKind::Session),
+            "pat" => Some(TokenKind::Pat),
+            "sa" => Some(TokenKind::Sa),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: Uuid,
+    pub kind: TokenKind,
+    pub name: Option<String>,
+    pub hash: [u8; 32],
+    pub organization_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What a presented token resolves to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub token_id: Uuid,
+    pub kind: TokenKind,
+    pub organization_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgStatus {
+    Active,
+    Suspended,
+    Banned,
+}
+
+impl OrgStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgStatus::Active => "active",
+            OrgStatus::Suspended => "suspended",
+            OrgStatus::Banned => "banned",
+        }
+    }
+    pub fn parse(s: &str) -> OrgStatus {
+        match s {
+            "suspended" => OrgStatus::Suspended,
+            "banned" => OrgStatus::Banned,
+            _ => OrgStatus::Active,
+        }
+    }
+}
+
+/// How an `{org}` path segment names an organization.
+#[derive(Debug, Clone)]
+pub enum OrgKey {
+    Id(Uuid),
+    Slug(String),
+}
+
+impl OrgKey {
+    pub fn parse(s: &str) -> OrgKey {
+        match Uuid::try_parse(s) {
+            Ok(id) => OrgKey::Id(id),
+            Err(_) => OrgKey::Slug(s.to_owned()),
+        }
+    }
+}
+
+/// The facts an access decision needs: the organization and the caller's role in it.
+#[derive(Debug, Clone)]
+pub struct OrgAccessRow {
+    pub id: Uuid,
+    pub status: OrgStatus,
+    pub owner_id: Uuid,
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedBy {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OwnerSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub country_code: Option<String>,
+    pub status: OrgStatus,
+    pub status_reason: Option<String>,
+    pub verified: bool,
+    pub owner: OwnerSummary,
+    pub member_count: i64,
+    pub pending_member_count: i64,
+    pub project_count: i64,
+    pub application_count: i64,
+    /// `free` until a license is attached.
+    pub plan: String,
+    pub has_active_subscription: bool,
+    pub trial_expiry: Option<Timestamp>,
+    pub managed_by: Vec<ManagedBy>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The caller's role (lists only; absent for a superuser who is not a member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The first page of members, with `?include=members`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<Member>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewOrganization {
+    pub name: String,
+    /// `None`: derive from the name, picking a free variant.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub country_code: Option<String>,
+    pub metadata: Value,
+    pub owner_id: Uuid,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+    pub country_code: Option<Option<String>>,
+    pub metadata: Option<Value>,
+    pub owner_id: Option<Uuid>,
+    pub status: Option<OrgStatus>,
+    pub status_reason: Option<Option<String>>,
+    pub verified: Option<bool>,
+    pub managed_by: Option<Vec<ManagedBy>>,
+}
+
+impl OrgPatch {
+    pub fn touches_superuser_fields(&self) -> bool {
+        self.status.is_some()
+            || self.status_reason.is_some()
+            || self.verified.is_some()
+            || self.managed_by.is_some()
+    }
+    pub fn touches_profile(&self) -> bool {
+        self.name.is_some()
+            || self.slug.is_some()
+            || self.description.is_some()
+            || self.logo_url.is_some()
+            || self.country_code.is_some()
+            || self.metadata.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgFilter {
+    /// `None`: every organization (a superuser's view); else those the user belongs to.
+    pub member: Option<Uuid>,
+    /// The caller, for `role` on each item.
+    pub viewer: Uuid,
+    /// A scoped token sees its organization only.
+    pub only: Option<Uuid>,
+    pub name: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub status: Option<OrgStatus>,
+    pub active_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    /// True for owners and admins.
+    pub admin: bool,
+    pub joined_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub role: Option<Role>,
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MemberTarget {
+    UserId(Uuid),
+    Username(String),
+    /// Provisions a password-less user when nobody has this email.
+    Email {
+        email: String,
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RoleChange {
+    Set(Role),
+    ToggleAdmin,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Users and tokens.
+    async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    /// The user with this email or username, with their password hash.
+    async fn user_for_login(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>>;
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>>;
+    async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User>;
+    /// Sets the password and revokes the user's sessions other than `keep`.
+    async fn set_password(&self, id: Uuid, hash: String, keep: Option<Uuid>) -> StoreResult<()>;
+    async fn list_users(&self, q: Option<&str>, page: &Page) -> StoreResult<Vec<User>>;
+    /// Deletes a user with their memberships and tokens; refused if they are a last owner.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
+    async fn create_token(&self, new: NewToken) -> StoreResult<Uuid>;
+    async fn authenticate(
+        &self,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> StoreResult<Option<Authenticated>>;
+    async fn delete_token(&self, id: Uuid) -> StoreResult<bool>;
+
+    // Organizations.
+    async fn create_organization(
+        &self,
+        new: NewOrganization,
+        cap: Option<u32>,
+    ) -> StoreResult<Uuid>;
+    async fn organization_access(
+        &self,
+        key: &OrgKey,
+        user: Uuid,
+    ) -> StoreResult<Option<OrgAccessRow>>;
+    async fn organization(&self, id: Uuid, viewer: Uuid) -> StoreResult<Option<Organization>>;
+    async fn list_organizations(
+        &self,
+        filter: &OrgFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<Organization>>;
+    /// Applies a change after checking, inside the transaction, that `actor` may make it.
+    async fn update_organization(&self, id: Uuid, actor: Actor, patch: OrgPatch)
+    -> StoreResult<()>;
+    async fn delete_organization(&self, id: Uuid, actor: Actor) -> StoreResult<()>;
+
+    // Members.
+    async fn list_members(
+        &self,
+        org: Uuid,
+        filter: &MemberFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<Member>>;
+    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>>;
+    async fn add_member(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        target: MemberTarget,
+        role: Role,
+    ) -> StoreResult<Member>;
+    async fn change_member_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        user: Uuid,
+        change: RoleChange,
+    ) -> StoreResult<Member>;
+    /// Removes a member (or lets `actor` leave when `user` is the actor) with its cascade.
+    async fn remove_member(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()>;
+}
+
+/// Opens the store named by the URL's scheme and applies pending migrations.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            sqlite::SqlStore::connect(url, max_connections).await?,
+        ))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            postgres::SqlStore::connect(url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Invalid(
+            "the database URL must start with sqlite: or postgres:".into(),
+        ))
+    }
+}
+
+/// A LIKE pattern matching `s` as a case-insensitive substring (`\` escapes).
+pub fn like_pattern(s: &str) -> String {
+    let mut p = String::from("%");
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+impl From<crate::domain::membership::Refusal> for StoreError {
+    fn from(r: crate::domain::membership::Refusal) -> Self {
+        use crate::domain::membership::Refusal;
+        match r {
+            Refusal::LastOwner => StoreError::LastOwner,
+            Refusal::Forbidden(m) => StoreError::Forbidden(m.into()),
+            Refusal::Invalid(m) => StoreError::Invalid(m.into()),
+        }
+    }
+}
+
+/// Maps a database error to a store error: unique violations become conflicts, lost
+/// connections and exhausted pools become `Unavailable`, the rest is internal.
+pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
+    use sqlx::error::ErrorKind;
+    match &e {
+        sqlx::Error::Database(db) => {
+            if matches!(db.kind(), ErrorKind::UniqueViolation) {
+                let what = format!("{} {}", db.constraint().unwrap_or(""), db.message());
+                let msg = if what.contains("email") {
+                    "email is already taken"
+                } else if what.contains("username") {
+                    "username is already taken"
+                } else if what.contains("slug") {
+                    "slug is already taken"
+                } else if what.contains("memberships") {
+                    "already a member"
+                } else {
+                    "the resource already exists"
+                };
+                return StoreError::Conflict(msg.into());
+            }
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            // PostgreSQL: connection exceptions (08…), shutdown (57P01-57P03), too many
+            // connections (53300), read-only (25006). SQLite: busy (5), locked (6), read-only
+            // (8), I/O (10), full (13), cannot open (14).
+            let transient = code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "25006"
+                || [
+                    "5", "6", "8", "10", "13", "14", "261", "517", "1032", "266", "778",
+                ]
+                .contains(&code.as_str());
+            if transient {
+                StoreError::Unavailable(e.to_string())
+            } else {
+                StoreError::Internal(e.to_string())
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}

@@ -1,0 +1,56 @@
+//! The embedded default: a SQLite file in WAL mode. Writers are serialized by `BEGIN IMMEDIATE`
+//! (a plain `BEGIN` would fail the second writer at once with "database is locked"), which also
+//! makes every check inside a write transaction race-free.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+type Db = sqlx::Sqlite;
+
+const LOCK_ORG: &str = "SELECT 1 FROM organizations WHERE id = $1";
+const LOCK_USER: &str = "SELECT is_service_account FROM users WHERE id = $1";
+const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
+     JOIN memberships m ON m.organization_id = o.id \
+     WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id";
+
+async fn begin_write(
+    pool: &sqlx::Pool<Db>,
+) -> crate::store::StoreResult<sqlx::Transaction<'static, Db>> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(crate::store::map_sqlx)
+}
+
+include!("engine.rs");
+
+impl SqlStore {
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx)?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        Ok(SqlStore { pool })
+    }
+}
