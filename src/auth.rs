@@ -216,7 +216,8 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
+/// argon2id with a fresh random salt, on the calling thread.
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt)?;
@@ -251,7 +252,7 @@ impl Passwords {
     }
 
     pub async fn hash(&self, password: String) -> ApiResult<String> {
-        self.run(move || hash_now(&password))
+        self.run(move || hash_password(&password))
             .await?
             .map_err(|_| ApiError::internal())
     }
@@ -263,7 +264,7 @@ impl Passwords {
             Some(d) => d.clone(),
             None => {
                 let d = self
-                    .run(|| hash_now("orgd-timing-equalizer"))
+                    .run(|| hash_password("orgd-timing-equalizer"))
                     .await?
                     .map_err(|_| ApiError::internal())?;
                 self.dummy.get_or_init(|| d).clone()
