@@ -251,6 +251,12 @@ impl Passwords {
         .map_err(|_| ApiError::internal())
     }
 
+    /// Computes the dummy hash ahead of the first login, so that even the first failed login
+    /// costs the same as any other.
+    pub async fn prewarm(&self) -> ApiResult<()> {
+        self.verify(String::new(), None).await.map(|_| ())
+    }
+
     pub async fn hash(&self, password: String) -> ApiResult<String> {
         self.run(move || hash_password(&password))
             .await?

@@ -28,7 +28,7 @@ pub struct Settings {
     /// Whether anyone may sign up [default: true]
     #[arg(long, env = "ORGD_SIGNUP_ENABLED", global = true)]
     pub signup_enabled: Option<bool>,
-    /// Cap on organizations a user may own or belong to through creation [default: unlimited]
+    /// Cap on organizations a user may be the primary owner of, checked at creation [default: unlimited]
     #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER", global = true)]
     pub max_organizations_per_user: Option<u32>,
     /// Lifetime of a session token in seconds [default: 1209600, 14 days]

@@ -144,7 +144,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
             tracing::info!(address = %config.listen, "orgd listening; API reference at /docs");
-            let router = app(AppState::new(store, config));
+            let state = AppState::new(store, config);
+            state.passwords.prewarm().await.map_err(|e| e.message)?;
+            let router = app(state);
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown_signal())
                 .await

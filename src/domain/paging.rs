@@ -35,6 +35,8 @@ impl Cursor {
 pub struct Page {
     pub limit: u32,
     pub offset: u64,
+    /// The client paged with `offset`, so the next page is announced the same way.
+    pub by_offset: bool,
     pub after: Option<Cursor>,
 }
 
@@ -43,6 +45,7 @@ impl Default for Page {
         Page {
             limit: DEFAULT_LIMIT,
             offset: 0,
+            by_offset: false,
             after: None,
         }
     }
@@ -74,6 +77,7 @@ impl Page {
         Ok(Page {
             limit,
             offset: offset.unwrap_or(0),
+            by_offset: offset.is_some(),
             after,
         })
     }

@@ -126,7 +126,7 @@ pub fn paged<T: Serialize>(
     items.truncate(page.limit as usize);
     let next = match (more, items.last()) {
         (true, Some(last)) => {
-            let (set, value) = if page.offset > 0 {
+            let (set, value) = if page.by_offset {
                 ("offset", (page.offset + page.limit as u64).to_string())
             } else {
                 ("after", key(last).encode())

@@ -289,17 +289,16 @@ pub async fn update(
         verified: req.verified,
         managed_by: req.managed_by.clone(),
     };
-    if let Some(list) = &req.managed_by {
-        if list.len() > 32
+    if let Some(list) = &req.managed_by
+        && (list.len() > 32
             || list.iter().any(|m| {
                 m.kind.is_empty() || m.kind.len() > 64 || m.id.is_empty() || m.id.len() > 256
-            })
-        {
-            c.check::<()>(
-                "managed_by",
-                Err("at most 32 entries of non-empty type (≤ 64) and id (≤ 256)".into()),
-            );
-        }
+            }))
+    {
+        c.check::<()>(
+            "managed_by",
+            Err("at most 32 entries of non-empty type (≤ 64) and id (≤ 256)".into()),
+        );
     }
     c.finish()?;
     state

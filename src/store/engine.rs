@@ -199,8 +199,7 @@ async fn owner_count(tx: &mut Tx, org: Uuid) -> StoreResult<i64> {
 }
 
 async fn member_in(tx: &mut Tx, org: Uuid, user: Uuid) -> StoreResult<Member> {
-    let sql = const_format_member_by_user();
-    let row: MemberRow = sqlx::query_as(sql)
+    let row: MemberRow = sqlx::query_as(MEMBER_BY_USER)
         .bind(org)
         .bind(user)
         .fetch_one(&mut **tx)
@@ -209,11 +208,9 @@ async fn member_in(tx: &mut Tx, org: Uuid, user: Uuid) -> StoreResult<Member> {
     Ok(row.into())
 }
 
-const fn const_format_member_by_user() -> &'static str {
-    "SELECT u.id AS user_id, u.username, u.email, u.name, m.role, m.created_at AS joined_at \
+const MEMBER_BY_USER: &str = "SELECT u.id AS user_id, u.username, u.email, u.name, m.role, m.created_at AS joined_at \
      FROM memberships m JOIN users u ON u.id = m.user_id \
-     WHERE m.organization_id = $1 AND m.user_id = $2"
-}
+     WHERE m.organization_id = $1 AND m.user_id = $2";
 
 /// When `leaving` is the primary owner, the earliest-joined other owner becomes primary.
 async fn hand_over_primary_owner(tx: &mut Tx, org: Uuid, leaving: Uuid) -> StoreResult<()> {
@@ -705,8 +702,6 @@ impl Store for SqlStore {
         key: &OrgKey,
         user: Uuid,
     ) -> StoreResult<Option<OrgAccessRow>> {
-        const BASE: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
-             LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 ";
         #[derive(FromRow)]
         struct Row {
             id: Uuid,
@@ -716,14 +711,14 @@ impl Store for SqlStore {
         }
         let row: Option<Row> = match key {
             OrgKey::Id(id) => {
-                sqlx::query_as(const_str_concat_id())
+                sqlx::query_as(ORG_ACCESS_BY_ID)
                     .bind(*id)
                     .bind(user)
                     .fetch_optional(&self.pool)
                     .await
             }
             OrgKey::Slug(slug) => {
-                sqlx::query_as(const_str_concat_slug())
+                sqlx::query_as(ORG_ACCESS_BY_SLUG)
                     .bind(slug)
                     .bind(user)
                     .fetch_optional(&self.pool)
@@ -731,7 +726,6 @@ impl Store for SqlStore {
             }
         }
         .map_err(err)?;
-        let _ = BASE;
         Ok(row.map(|r| OrgAccessRow {
             id: r.id,
             status: OrgStatus::parse(&r.status),
@@ -904,7 +898,6 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        let _ = (o.id, o.created_at, o.updated_at);
         commit(tx).await
     }
 
@@ -968,7 +961,7 @@ impl Store for SqlStore {
     }
 
     async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
-        let row: Option<MemberRow> = sqlx::query_as(const_format_member_by_user())
+        let row: Option<MemberRow> = sqlx::query_as(MEMBER_BY_USER)
             .bind(org)
             .bind(user)
             .fetch_optional(&self.pool)
@@ -1110,13 +1103,9 @@ impl Store for SqlStore {
     }
 }
 
-const fn const_str_concat_id() -> &'static str {
-    "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
-     LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1"
-}
+const ORG_ACCESS_BY_ID: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
+     LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
 
-const fn const_str_concat_slug() -> &'static str {
-    "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
+const ORG_ACCESS_BY_SLUG: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
      LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 \
-     WHERE lower(o.slug) = lower($1)"
-}
+     WHERE lower(o.slug) = lower($1)";

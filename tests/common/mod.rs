@@ -33,7 +33,7 @@ macro_rules! on_both_engines {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    super::$name(crate::common::TestApp::sqlite().await).await;
+                    super::$name($crate::common::TestApp::sqlite().await).await;
                 }
             )*
         }
@@ -41,7 +41,7 @@ macro_rules! on_both_engines {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    if let Some(app) = crate::common::TestApp::postgres().await {
+                    if let Some(app) = $crate::common::TestApp::postgres().await {
                         super::$name(app).await;
                     }
                 }
@@ -127,11 +127,12 @@ impl TestResponse {
 }
 
 pub fn config(database_url: String) -> Config {
-    let mut c = Config::default();
-    c.database_url = database_url;
-    c.database_max_connections = 8;
-    c.password_hash_concurrency = 2;
-    c
+    Config {
+        database_url,
+        database_max_connections: 8,
+        password_hash_concurrency: 2,
+        ..Config::default()
+    }
 }
 
 /// One argon2id hash for the fixtures' password, computed once per test binary.

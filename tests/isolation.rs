@@ -1,0 +1,182 @@
+//! Tenant isolation, driven by the route table: every operation under `/organizations/{org}`
+//! in the generated OpenAPI document is called with organization B's ids by every kind of
+//! principal of organization A. Each gets the same 404 as for an organization that does not
+//! exist (401 when anonymous), and nothing of B changes. A new route is covered automatically;
+//! a new request body shape must be added to `body_for`, or the test fails.
+
+mod common;
+
+use axum::http::Method;
+use common::{TestApp, TestUser};
+use orgd::store::TokenKind;
+use serde_json::{Value, json};
+
+/// A request body that would succeed if the caller were allowed, by request schema.
+fn body_for(schema: &str, attacker: &TestUser) -> Value {
+    match schema {
+        "UpdateOrganizationRequest" => json!({"name": "Hijacked", "slug": "hijacked"}),
+        "AddMemberRequest" => json!({"user_id": attacker.id, "role": "owner"}),
+        "UpdateMemberRequest" => json!({"role": "member"}),
+        other => panic!("no isolation body for request schema {other}: add one to body_for"),
+    }
+}
+
+struct Op {
+    method: Method,
+    path: String,
+    schema: Option<String>,
+}
+
+fn org_operations() -> Vec<Op> {
+    let spec = serde_json::to_value(orgd::openapi()).unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.contains("{org}") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .map(|r| r.rsplit('/').next().unwrap().to_string());
+            ops.push(Op {
+                method: method.to_uppercase().parse().unwrap(),
+                path: path.clone(),
+                schema,
+            });
+        }
+    }
+    ops
+}
+
+async fn snapshot(app: &TestApp, owner: &TestUser, org: &str) -> (Value, Value) {
+    let mut o = app
+        .get(&format!("/organizations/{org}"), &owner.token)
+        .await
+        .expect(200)
+        .clone();
+    o.as_object_mut().unwrap().remove("updated_at");
+    let m = app
+        .get(&format!("/organizations/{org}/members"), &owner.token)
+        .await
+        .expect(200)
+        .clone();
+    (o, m)
+}
+
+async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
+    let owner_a = app.user("owner_a").await;
+    let admin_a = app.user("admin_a").await;
+    let member_a = app.user("member_a").await;
+    let sa_a = app.service_account("robot_a").await;
+    let owner_b = app.user("owner_b").await;
+    let member_b = app.user("member_b").await;
+    let a = app.org(&owner_a, "Tenant A").await;
+    let b = app.org(&owner_b, "Tenant B").await;
+    app.add(&a, &owner_a, &admin_a, "admin").await;
+    app.add(&a, &owner_a, &member_a, "member").await;
+    app.add(&a, &owner_a, &sa_a, "admin").await;
+    app.add(&b, &owner_b, &member_b, "member").await;
+    let scoped_a = app
+        .token_for(owner_a.id, TokenKind::Pat, Some(a.parse().unwrap()))
+        .await;
+    let scoped = TestUser {
+        token: scoped_a,
+        ..owner_a.clone()
+    };
+
+    let before = snapshot(&app, &owner_b, &b).await;
+    let callers: Vec<(&str, Option<&TestUser>)> = vec![
+        ("anonymous", None),
+        ("member of A", Some(&member_a)),
+        ("admin of A", Some(&admin_a)),
+        ("owner of A", Some(&owner_a)),
+        ("token scoped to A", Some(&scoped)),
+        ("service account of A", Some(&sa_a)),
+    ];
+    let unknown_org = uuid::Uuid::now_v7().to_string();
+    let mut attempts = 0;
+    let ops = org_operations();
+    assert!(
+        ops.len() >= 10,
+        "only {} organization operations found",
+        ops.len()
+    );
+    for op in &ops {
+        for (who, caller) in &callers {
+            let attacker: &TestUser = caller.unwrap_or(&owner_a);
+            let body = op.schema.as_deref().map(|s| body_for(s, attacker));
+            let token = caller.map(|c| c.token.as_str());
+            // B by id and by slug, against the answer for an organization that does not exist.
+            let reference = app
+                .request(
+                    op.method.clone(),
+                    &op.path
+                        .replace("{org}", &unknown_org)
+                        .replace("{user}", &member_b.id.to_string()),
+                    token,
+                    body.clone(),
+                )
+                .await;
+            for key in [b.as_str(), "tenant-b"] {
+                let path = op
+                    .path
+                    .replace("{org}", key)
+                    .replace("{user}", &member_b.id.to_string());
+                let r = app
+                    .request(op.method.clone(), &path, token, body.clone())
+                    .await;
+                attempts += 1;
+                if caller.is_none() {
+                    r.expect_error(401, "unauthenticated");
+                } else {
+                    assert_eq!(r.status, 404, "{who}: {} {path} → {}", op.method, r.text);
+                    assert_eq!(r.body["code"], "not_found", "{who}: {} {path}", op.method);
+                    assert_eq!(
+                        r.body["error"], reference.body["error"],
+                        "{who}: {} {path} differs from an unknown id",
+                        op.method
+                    );
+                }
+            }
+            // Nested ids: A's routes naming B's member.
+            if op.path.contains("{user}") && caller.is_some() {
+                let path = op
+                    .path
+                    .replace("{org}", &a)
+                    .replace("{user}", &member_b.id.to_string());
+                let r = app
+                    .request(op.method.clone(), &path, token, body.clone())
+                    .await;
+                attempts += 1;
+                assert!(
+                    [403, 404].contains(&r.status.as_u16()),
+                    "{who}: {} {path} → {}",
+                    op.method,
+                    r.text
+                );
+                if r.status == 404 {
+                    assert_ne!(r.body["error"], "Organization not found");
+                }
+            }
+        }
+    }
+    let after = snapshot(&app, &owner_b, &b).await;
+    assert_eq!(before, after, "organization B changed");
+    // And B's member is still only in B.
+    assert_eq!(
+        app.get("/organizations", &member_b.token)
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    eprintln!(
+        "[{}] isolation attempts: {attempts} over {} operations",
+        app.engine,
+        ops.len()
+    );
+}
+
+on_both_engines!(organization_b_is_invisible_to_every_principal_of_a);
