@@ -343,3 +343,27 @@ mod tests {
         );
     }
 }
+
+/// The caller when the request carries a token; `None` when it carries none (a token that is
+/// present but invalid is still a 401).
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            Caller::from_request_parts(parts, state)
+                .await
+                .map(|c| MaybeCaller(Some(c)))
+        } else {
+            Ok(MaybeCaller(None))
+        }
+    }
+}

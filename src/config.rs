@@ -43,6 +43,24 @@ pub struct Settings {
     /// `text` or `json` [default: text]
     #[arg(long, env = "ORGD_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Lifetime of an invitation in seconds [default: 604800, 7 days]
+    #[arg(long, env = "ORGD_INVITATION_LIFETIME_SECS", global = true)]
+    pub invitation_lifetime_secs: Option<u64>,
+    /// The accept link sent to invitees; `{token}` is replaced by the invitation token
+    /// [default: http://LISTEN/invitations/accept?token={token}]
+    #[arg(long, env = "ORGD_INVITATION_URL", global = true)]
+    pub invitation_url: Option<String>,
+    /// Mail server: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465` (TLS). Unset: accept links are logged and
+    /// returned to the inviter once.
+    #[arg(long, env = "ORGD_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of invitation emails [default: orgd <no-reply@localhost>]
+    #[arg(long, env = "ORGD_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
+    /// First retry delay after a failed delivery, doubled per attempt up to an hour [default: 30]
+    #[arg(long, env = "ORGD_SMTP_RETRY_SECS", global = true)]
+    pub smtp_retry_secs: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -57,6 +75,11 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub password_hash_concurrency: usize,
     pub log_format: String,
+    pub invitation_lifetime_secs: u64,
+    pub invitation_url: String,
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    pub smtp_retry_secs: u64,
 }
 
 impl Default for Config {
@@ -96,8 +119,16 @@ impl Config {
                 "log_format must be text or json, not {log_format:?}"
             ));
         }
+        let listen = pick!(listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let invitation_url = pick!(
+            invitation_url,
+            format!("http://{listen}/invitations/accept?token={{token}}")
+        );
+        if !invitation_url.contains("{token}") {
+            return Err("invitation_url must contain {token}".into());
+        }
         let cfg = Config {
-            listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen,
             database_url: pick!(database_url, default_url),
             data_dir,
             database_max_connections: pick!(database_max_connections, 16).max(1),
@@ -114,6 +145,11 @@ impl Config {
             })
             .max(1),
             log_format,
+            invitation_lifetime_secs: pick!(invitation_lifetime_secs, 7 * 24 * 3600).max(60),
+            invitation_url,
+            smtp_url: cli.smtp_url.clone().or(file.smtp_url.clone()),
+            smtp_from: pick!(smtp_from, "orgd <no-reply@localhost>".into()),
+            smtp_retry_secs: pick!(smtp_retry_secs, 30).max(1),
         };
         Ok(cfg)
     }
@@ -147,6 +183,11 @@ impl fmt::Debug for Config {
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("log_format", &self.log_format)
+            .field("invitation_lifetime_secs", &self.invitation_lifetime_secs)
+            .field("invitation_url", &self.invitation_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("smtp_from", &self.smtp_from)
+            .field("smtp_retry_secs", &self.smtp_retry_secs)
             .finish()
     }
 }
@@ -189,6 +230,7 @@ mod tests {
     fn debug_never_shows_the_database_password() {
         let cli = Settings {
             database_url: Some("postgres://orgd:s3cret@db:5432/orgd".into()),
+            smtp_url: Some("smtps://mailer:s3cret@mail.example.com:465".into()),
             ..Default::default()
         };
         let c = Config::resolve(Settings::default(), cli).unwrap();

@@ -16,6 +16,7 @@ pub mod authz;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod mailer;
 pub mod request_id;
 pub mod routes;
 pub mod store;
@@ -30,16 +31,24 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub passwords: Arc<auth::Passwords>,
+    /// Present when a mail server is configured.
+    pub mailer: Option<Arc<mailer::Mailer>>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+    /// Fails only on an unusable mail server setting.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, String> {
         let passwords = Arc::new(auth::Passwords::new(config.password_hash_concurrency));
-        AppState {
+        let mailer = match &config.smtp_url {
+            Some(url) => Some(Arc::new(mailer::Mailer::new(url, &config.smtp_from)?)),
+            None => None,
+        };
+        Ok(AppState {
             store,
             config: Arc::new(config),
             passwords,
-        }
+            mailer,
+        })
     }
 }
 
@@ -61,6 +70,11 @@ impl AppState {
         (name = "users", description = "Profiles and superuser user management"),
         (name = "organizations", description = "Organizations"),
         (name = "members", description = "Members and roles"),
+        (name = "tokens", description = "Personal access tokens, optionally scoped to an organization"),
+        (name = "service accounts", description = "Token-only principals that are organization members"),
+        (name = "invitations", description = "Invitations by email"),
+        (name = "projects", description = "Projects and project members"),
+        (name = "applications", description = "Applications"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -111,6 +125,28 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(members::get, members::update, members::remove))
         .routes(routes!(members::toggle_admin))
         .routes(routes!(members::leave))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(service_accounts::list, service_accounts::create))
+        .routes(routes!(service_accounts::delete))
+        .routes(routes!(service_accounts::create_token))
+        .routes(routes!(service_accounts::create_token_as_superuser))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::resend))
+        .routes(routes!(invitations::mine))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::decline))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(projects::list_members, projects::add_member))
+        .routes(routes!(projects::update_member, projects::remove_member))
+        .routes(routes!(applications::list, applications::create))
+        .routes(routes!(
+            applications::get,
+            applications::update,
+            applications::delete
+        ))
 }
 
 /// The OpenAPI document of every operation.

@@ -114,7 +114,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(u) = &username {
                 validate::username(u).map_err(|m| format!("--username {m}"))?;
             }
-            let state = AppState::new(store.clone(), config.clone());
+            let state = AppState::new(store.clone(), config.clone())?;
             let hash = state
                 .passwords
                 .hash(password)
@@ -144,8 +144,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
             tracing::info!(address = %config.listen, "orgd listening; API reference at /docs");
-            let state = AppState::new(store, config);
+            let state = AppState::new(store, config)?;
             state.passwords.prewarm().await.map_err(|e| e.message)?;
+            orgd::mailer::spawn_delivery_worker(state.clone());
             let router = app(state);
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown_signal())

@@ -17,6 +17,13 @@ fn body_for(schema: &str, attacker: &TestUser) -> Value {
         "UpdateOrganizationRequest" => json!({"name": "Hijacked", "slug": "hijacked"}),
         "AddMemberRequest" => json!({"user_id": attacker.id, "role": "owner"}),
         "UpdateMemberRequest" => json!({"role": "member"}),
+        "CreateProjectRequest" | "UpdateProjectRequest" => json!({"name": "Hijacked"}),
+        "CreateApplicationRequest" | "UpdateApplicationRequest" => json!({"name": "Hijacked"}),
+        "AddProjectMemberRequest" => json!({"user_id": attacker.id, "role": "admin"}),
+        "UpdateProjectMemberRequest" => json!({"role": "admin"}),
+        "CreateInvitationRequest" => json!({"email": "evil@example.com", "role": "owner"}),
+        "CreateServiceAccountRequest" => json!({"name": "Evil robot", "role": "owner"}),
+        "CreateServiceTokenRequest" => json!({"name": "evil"}),
         other => panic!("no isolation body for request schema {other}: add one to body_for"),
     }
 }
@@ -48,19 +55,71 @@ fn org_operations() -> Vec<Op> {
     ops
 }
 
-async fn snapshot(app: &TestApp, owner: &TestUser, org: &str) -> (Value, Value) {
+/// Everything of an organization its owner can read.
+async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> Vec<Value> {
     let mut o = app
         .get(&format!("/organizations/{org}"), &owner.token)
         .await
         .expect(200)
         .clone();
     o.as_object_mut().unwrap().remove("updated_at");
-    let m = app
-        .get(&format!("/organizations/{org}/members"), &owner.token)
+    let mut all = vec![o];
+    for part in [
+        "members",
+        "projects",
+        "applications",
+        "invitations",
+        "service-accounts",
+    ] {
+        all.push(
+            app.get(&format!("/organizations/{org}/{part}"), &owner.token)
+                .await
+                .expect(200)
+                .clone(),
+        );
+    }
+    all.push(
+        app.get(
+            &format!("/organizations/{org}/projects/{project}/members"),
+            &owner.token,
+        )
         .await
         .expect(200)
-        .clone();
-    (o, m)
+        .clone(),
+    );
+    all.push(app.get("/tokens", &owner.token).await.expect(200).clone());
+    all
+}
+
+/// Fills a path template with one organization's ids.
+fn fill(template: &str, org: &str, ids: &Ids) -> String {
+    let id = if template.contains("/projects/{id}") {
+        &ids.project
+    } else if template.contains("/applications/{id}") {
+        &ids.application
+    } else if template.contains("/invitations/{id}") {
+        &ids.invitation
+    } else {
+        ""
+    };
+    let user = if template.contains("/service-accounts/{user}") {
+        &ids.service_account
+    } else {
+        &ids.member
+    };
+    template
+        .replace("{org}", org)
+        .replace("{id}", id)
+        .replace("{user}", user)
+}
+
+struct Ids {
+    project: String,
+    application: String,
+    invitation: String,
+    service_account: String,
+    member: String,
+    token: String,
 }
 
 async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
@@ -84,7 +143,87 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         ..owner_a.clone()
     };
 
-    let before = snapshot(&app, &owner_b, &b).await;
+    // B's resources.
+    let project_b = app
+        .post(
+            &format!("/organizations/{b}/projects"),
+            &owner_b.token,
+            json!({"name": "Secret"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        &format!("/organizations/{b}/projects/{project_b}/members"),
+        &owner_b.token,
+        json!({"user_id": member_b.id, "role": "editor"}),
+    )
+    .await
+    .expect(201);
+    let app_b = app
+        .post(
+            &format!("/organizations/{b}/applications"),
+            &owner_b.token,
+            json!({"name": "Secret app", "project_id": project_b}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inv_b = app
+        .post(
+            &format!("/organizations/{b}/invitations"),
+            &owner_b.token,
+            json!({"email": "newbie@example.com"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sa_b = app
+        .post(
+            &format!("/organizations/{b}/service-accounts"),
+            &owner_b.token,
+            json!({"name": "B robot"}),
+        )
+        .await
+        .expect(201)["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token_b = app
+        .post(
+            "/tokens",
+            &owner_b.token,
+            json!({"name": "ci", "organization": b}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids_b = Ids {
+        project: project_b.clone(),
+        application: app_b,
+        invitation: inv_b,
+        service_account: sa_b,
+        member: member_b.id.to_string(),
+        token: token_b,
+    };
+    let unknown = Ids {
+        project: uuid::Uuid::now_v7().to_string(),
+        application: uuid::Uuid::now_v7().to_string(),
+        invitation: uuid::Uuid::now_v7().to_string(),
+        service_account: uuid::Uuid::now_v7().to_string(),
+        member: uuid::Uuid::now_v7().to_string(),
+        token: uuid::Uuid::now_v7().to_string(),
+    };
+
+    let before = snapshot(&app, &owner_b, &b, &project_b).await;
     let callers: Vec<(&str, Option<&TestUser>)> = vec![
         ("anonymous", None),
         ("member of A", Some(&member_a)),
@@ -97,7 +236,7 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
     let mut attempts = 0;
     let ops = org_operations();
     assert!(
-        ops.len() >= 10,
+        ops.len() >= 29,
         "only {} organization operations found",
         ops.len()
     );
@@ -110,18 +249,13 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
             let reference = app
                 .request(
                     op.method.clone(),
-                    &op.path
-                        .replace("{org}", &unknown_org)
-                        .replace("{user}", &member_b.id.to_string()),
+                    &fill(&op.path, &unknown_org, &unknown),
                     token,
                     body.clone(),
                 )
                 .await;
             for key in [b.as_str(), "tenant-b"] {
-                let path = op
-                    .path
-                    .replace("{org}", key)
-                    .replace("{user}", &member_b.id.to_string());
+                let path = fill(&op.path, key, &ids_b);
                 let r = app
                     .request(op.method.clone(), &path, token, body.clone())
                     .await;
@@ -138,12 +272,9 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
                     );
                 }
             }
-            // Nested ids: A's routes naming B's member.
-            if op.path.contains("{user}") && caller.is_some() {
-                let path = op
-                    .path
-                    .replace("{org}", &a)
-                    .replace("{user}", &member_b.id.to_string());
+            // Nested ids: A's routes naming B's members, projects, applications, invitations.
+            if caller.is_some() && op.path.matches('{').count() > 1 {
+                let path = fill(&op.path, &a, &ids_b);
                 let r = app
                     .request(op.method.clone(), &path, token, body.clone())
                     .await;
@@ -154,13 +285,18 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
                     op.method,
                     r.text
                 );
-                if r.status == 404 {
-                    assert_ne!(r.body["error"], "Organization not found");
-                }
             }
         }
     }
-    let after = snapshot(&app, &owner_b, &b).await;
+    // Tokens are per user: A's principals cannot revoke B's owner's token.
+    for (who, caller) in callers.iter().skip(1) {
+        let r = app
+            .delete(&format!("/tokens/{}", ids_b.token), &caller.unwrap().token)
+            .await;
+        attempts += 1;
+        assert_eq!(r.status, 404, "{who}: {}", r.text);
+    }
+    let after = snapshot(&app, &owner_b, &b, &project_b).await;
     assert_eq!(before, after, "organization B changed");
     // And B's member is still only in B.
     assert_eq!(

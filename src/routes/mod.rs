@@ -11,10 +11,15 @@ use utoipa::ToSchema;
 use crate::domain::paging::{Cursor, Page};
 use crate::error::ApiError;
 
+pub mod applications;
 pub mod auth;
 pub mod health;
+pub mod invitations;
 pub mod members;
 pub mod organizations;
+pub mod projects;
+pub mod service_accounts;
+pub mod tokens;
 pub mod users;
 
 /// JSON body in and out; unknown fields and malformed bodies get `400 invalid_request`.

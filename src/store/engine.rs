@@ -30,14 +30,20 @@ macro_rules! user_columns {
 
 macro_rules! org_view_select {
     () => {
-        "SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
+        concat!("SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
          o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, o.created_at, \
          o.updated_at, ou.username AS owner_username, ou.email AS owner_email, \
          ou.name AS owner_name, \
          (SELECT COUNT(*) FROM memberships c JOIN users cu ON cu.id = c.user_id \
           WHERE c.organization_id = o.id AND cu.is_active) AS member_count, \
+         (SELECT COUNT(*) FROM invitations i WHERE i.organization_id = o.id \
+          AND i.status = 'pending' AND i.expires_at > ",
+        now_ms!(),
+        ") AS pending_member_count, \
+         (SELECT COUNT(*) FROM projects p WHERE p.organization_id = o.id) AS project_count, \
+         (SELECT COUNT(*) FROM applications a WHERE a.organization_id = o.id) AS application_count, \
          m.role AS role \
-         FROM organizations o JOIN users ou ON ou.id = o.owner_id "
+         FROM organizations o JOIN users ou ON ou.id = o.owner_id ")
     };
 }
 
@@ -72,6 +78,9 @@ struct OrgViewRow {
     owner_email: String,
     owner_name: Option<String>,
     member_count: i64,
+    pending_member_count: i64,
+    project_count: i64,
+    application_count: i64,
     role: Option<String>,
 }
 
@@ -95,9 +104,9 @@ impl From<OrgViewRow> for Organization {
                 name: r.owner_name,
             },
             member_count: r.member_count,
-            pending_member_count: 0,
-            project_count: 0,
-            application_count: 0,
+            pending_member_count: r.pending_member_count,
+            project_count: r.project_count,
+            application_count: r.application_count,
             plan: "free".into(),
             has_active_subscription: false,
             trial_expiry: None,
@@ -1092,6 +1101,15 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
+        sqlx::query(
+            "DELETE FROM project_members WHERE user_id = $1 \
+             AND project_id IN (SELECT id FROM projects WHERE organization_id = $2)",
+        )
+        .bind(user)
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
         // A token scoped to the organization is worthless without the membership.
         sqlx::query("DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2")
             .bind(org)

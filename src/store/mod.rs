@@ -322,7 +322,7 @@ pub enum RoleChange {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Resources + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     // Users and tokens.
@@ -481,4 +481,277 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Internal(e.to_string()),
     }
+}
+
+/// A personal access or service-account token, as listed (never with its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub kind: TokenKind,
+    /// The organization a scoped token is confined to.
+    pub organization_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub organization: OrgSummary,
+    pub email: String,
+    pub role: Role,
+    pub status: InvitationStatus,
+    /// Who invited; null once that user is deleted.
+    pub inviter: Option<UserSummary>,
+    pub expires_at: Timestamp,
+    /// `none` (no mail server: the link was logged), `pending`, `sent` or `failed` (retried
+    /// with backoff).
+    pub delivery: String,
+    pub delivery_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub organization_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub hash: [u8; 32],
+    pub expires_at: Timestamp,
+    pub delivery: &'static str,
+}
+
+/// Who accepts an invitation.
+#[derive(Debug, Clone)]
+pub enum Invitee {
+    /// A signed-in user, whose email must match.
+    User(Uuid),
+    /// Someone without an account (or with a password-less, provisioned one).
+    NewAccount {
+        password_hash: String,
+        name: Option<String>,
+        username: Option<String>,
+    },
+}
+
+/// An invitation whose email is due for (another) delivery attempt.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: Uuid,
+    pub email: String,
+    pub organization_name: String,
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl ProjectRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Viewer => "viewer",
+            ProjectRole::Editor => "editor",
+            ProjectRole::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ProjectRole> {
+        match s {
+            "viewer" => Some(ProjectRole::Viewer),
+            "editor" => Some(ProjectRole::Editor),
+            "admin" => Some(ProjectRole::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProjectMember {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: ProjectRole,
+    pub added_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Application {
+    pub id: Uuid,
+    pub name: String,
+    pub project_id: Option<Uuid>,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationPatch {
+    pub name: Option<String>,
+    pub project_id: Option<Option<Uuid>>,
+    pub description: Option<Option<String>>,
+}
+
+/// Tokens, service accounts, invitations, projects and applications.
+#[async_trait]
+pub trait Resources: Send + Sync + 'static {
+    async fn list_tokens(&self, user: Uuid) -> StoreResult<Vec<TokenInfo>>;
+    async fn token_info(&self, user: Uuid, id: Uuid) -> StoreResult<Option<TokenInfo>>;
+    /// Deletes one of `user`'s tokens.
+    async fn revoke_token(&self, user: Uuid, id: Uuid) -> StoreResult<bool>;
+
+    /// Creates a service account that is a member of `org` with `role`.
+    async fn create_service_account(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        username: Option<String>,
+        name: String,
+        role: Role,
+    ) -> StoreResult<(User, Member)>;
+    async fn list_service_accounts(&self, org: Uuid) -> StoreResult<Vec<Member>>;
+    /// Deletes a service account of `org` (with its tokens and memberships).
+    async fn delete_service_account(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()>;
+    /// Is `user` a service account whose memberships include `org`?
+    async fn is_service_account_of(&self, org: Uuid, user: Uuid) -> StoreResult<bool>;
+
+    /// Creates an invitation, or refreshes the pending one for the same email (`true`).
+    async fn create_invitation(
+        &self,
+        new: NewInvitation,
+        actor: Actor,
+    ) -> StoreResult<(Invitation, bool)>;
+    async fn list_invitations(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Invitation>>;
+    async fn invitation(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Invitation>>;
+    async fn revoke_invitation(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    /// Gives a pending invitation a new token (and, with `expires_at`, a new expiry).
+    async fn rotate_invitation(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        hash: [u8; 32],
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<Invitation>;
+    async fn record_delivery(
+        &self,
+        id: Uuid,
+        delivery: &str,
+        error: Option<String>,
+        next_attempt_at: Option<Timestamp>,
+    ) -> StoreResult<()>;
+    async fn due_deliveries(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<DueDelivery>>;
+    /// Gives a due invitation a new token for the next delivery attempt.
+    async fn rotate_for_delivery(&self, id: Uuid, hash: [u8; 32]) -> StoreResult<bool>;
+    async fn invitations_for_email(&self, email: &str) -> StoreResult<Vec<Invitation>>;
+    /// Accepts the pending invitation with this token, once; returns the member and the org.
+    async fn accept_invitation(
+        &self,
+        hash: [u8; 32],
+        invitee: Invitee,
+    ) -> StoreResult<(User, Uuid)>;
+    async fn decline_invitation(&self, hash: [u8; 32], user: Option<Uuid>) -> StoreResult<()>;
+
+    async fn create_project(
+        &self,
+        org: Uuid,
+        name: String,
+        slug: Option<String>,
+        description: Option<String>,
+    ) -> StoreResult<Project>;
+    async fn list_projects(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Project>>;
+    async fn project(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Project>>;
+    async fn update_project(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: ProjectPatch,
+    ) -> StoreResult<Project>;
+    async fn delete_project(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    async fn project_role(&self, project: Uuid, user: Uuid) -> StoreResult<Option<ProjectRole>>;
+    async fn list_project_members(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        page: &Page,
+    ) -> StoreResult<Vec<ProjectMember>>;
+    /// Adds an organization member to a project.
+    async fn add_project_member(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        role: ProjectRole,
+    ) -> StoreResult<ProjectMember>;
+    async fn update_project_member(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        role: ProjectRole,
+    ) -> StoreResult<ProjectMember>;
+    async fn remove_project_member(&self, org: Uuid, project: Uuid, user: Uuid) -> StoreResult<()>;
+
+    async fn create_application(
+        &self,
+        org: Uuid,
+        name: String,
+        project: Option<Uuid>,
+        description: Option<String>,
+    ) -> StoreResult<Application>;
+    async fn list_applications(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Application>>;
+    async fn application(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Application>>;
+    async fn update_application(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: ApplicationPatch,
+    ) -> StoreResult<Application>;
+    async fn delete_application(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
 }

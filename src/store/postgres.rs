@@ -20,7 +20,18 @@ async fn begin_write(
     pool.begin().await.map_err(crate::store::map_sqlx)
 }
 
+const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, expires_at \
+     FROM invitations WHERE token_hash = $1 FOR UPDATE";
+
+/// The current time in milliseconds since the epoch, in SQL.
+macro_rules! now_ms {
+    () => {
+        "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    };
+}
+
 include!("engine.rs");
+include!("resources.rs");
 
 impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {

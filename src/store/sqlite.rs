@@ -23,7 +23,18 @@ async fn begin_write(
         .map_err(crate::store::map_sqlx)
 }
 
+const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, expires_at \
+     FROM invitations WHERE token_hash = $1";
+
+/// The current time in milliseconds since the epoch, in SQL.
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+    };
+}
+
 include!("engine.rs");
+include!("resources.rs");
 
 impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {

@@ -197,7 +197,7 @@ impl TestApp {
         let store = orgd::store::connect(&cfg.database_url, cfg.database_max_connections)
             .await
             .expect("open test store");
-        let state = AppState::new(store.clone(), cfg);
+        let state = AppState::new(store.clone(), cfg).expect("test state");
         TestApp {
             router: app(state.clone()),
             state,

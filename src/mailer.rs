@@ -1,0 +1,158 @@
+//! Invitation delivery: over SMTP when a mail server is configured, otherwise logged (and the
+//! link returned to the inviter once). A failed delivery keeps the invitation and is retried
+//! with backoff by `spawn_delivery_worker`, with a fresh token each time (only hashes are
+//! stored, so an undelivered link cannot be re-sent as it was).
+
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::Timestamp;
+use crate::store::TokenKind;
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    pub fn new(url: &str, from: &str) -> Result<Mailer, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("bad smtp_url: {e}"))?
+            .timeout(Some(Duration::from_secs(10)))
+            .build();
+        let from = from.parse().map_err(|e| format!("bad smtp_from: {e}"))?;
+        Ok(Mailer { transport, from })
+    }
+
+    pub async fn send_invitation(
+        &self,
+        to: &str,
+        organization: &str,
+        link: &str,
+    ) -> Result<(), String> {
+        let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        let body = format!(
+            "You have been invited to join {organization}.\r\n\r\n\
+             Accept the invitation: {link}\r\n\r\n\
+             If you did not expect this invitation, ignore this email.\r\n"
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(format!("You are invited to join {organization}"))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| format!("cannot build the message: {e}"))?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A new invitation token (`orgd_inv_…`, 256 random bits) and its hash.
+pub fn mint_invitation_token() -> (String, [u8; 32]) {
+    let (session_like, _) = crate::auth::mint(TokenKind::Pat);
+    let token = session_like.replacen("orgd_pat_", "orgd_inv_", 1);
+    let hash = crate::auth::hash_token(&token);
+    (token, hash)
+}
+
+pub fn accept_link(state: &AppState, token: &str) -> String {
+    state.config.invitation_url.replace("{token}", token)
+}
+
+/// What happened to the email of an invitation.
+pub struct Outcome {
+    pub delivery: &'static str,
+    pub error: Option<String>,
+}
+
+fn backoff(state: &AppState, attempts: i32) -> Timestamp {
+    let base = state.config.smtp_retry_secs as i64;
+    let delay = base.saturating_mul(1i64 << attempts.clamp(0, 16)).min(3600);
+    Timestamp::now().plus_secs(delay)
+}
+
+/// Sends (or, without a mail server, logs) the accept link and records the outcome.
+pub async fn deliver(
+    state: &AppState,
+    id: Uuid,
+    email: &str,
+    organization: &str,
+    token: &str,
+    attempts: i32,
+) -> Outcome {
+    let link = accept_link(state, token);
+    let Some(mailer) = &state.mailer else {
+        tracing::info!(invitation = %id, %email, %link, "no mail server configured: invitation link");
+        return Outcome {
+            delivery: "none",
+            error: None,
+        };
+    };
+    let (delivery, error, next) = match mailer.send_invitation(email, organization, &link).await {
+        Ok(()) => ("sent", None, None),
+        Err(e) => {
+            tracing::warn!(invitation = %id, error = %e, "invitation email failed; will retry");
+            ("failed", Some(e), Some(backoff(state, attempts)))
+        }
+    };
+    if let Err(e) = state
+        .store
+        .record_delivery(id, delivery, error.clone(), next)
+        .await
+    {
+        tracing::error!(invitation = %id, error = %e, "cannot record the delivery outcome");
+    }
+    Outcome { delivery, error }
+}
+
+/// Retries failed deliveries until they succeed or the invitation ends.
+pub fn spawn_delivery_worker(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    state.mailer.as_ref()?;
+    let every = Duration::from_secs(state.config.smtp_retry_secs.clamp(1, 30));
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            retry_due(&state).await;
+        }
+    }))
+}
+
+/// One pass over the deliveries that are due.
+pub async fn retry_due(state: &AppState) {
+    let due = match state.store.due_deliveries(Timestamp::now(), 50).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read due invitation deliveries");
+            return;
+        }
+    };
+    for d in due {
+        let (token, hash) = mint_invitation_token();
+        match state.store.rotate_for_delivery(d.id, hash).await {
+            Ok(true) => {
+                deliver(
+                    state,
+                    d.id,
+                    &d.email,
+                    &d.organization_name,
+                    &token,
+                    d.attempts,
+                )
+                .await;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(invitation = %d.id, error = %e, "cannot prepare a delivery retry")
+            }
+        }
+    }
+}

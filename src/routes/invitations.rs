@@ -1,0 +1,310 @@
+//! Invitations: invite by email, list, revoke, resend; accept or decline by token.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::AuthResponse;
+use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
+use crate::AppState;
+use crate::auth::{Caller, MaybeCaller};
+use crate::authz::Role;
+use crate::domain::Timestamp;
+use crate::domain::paging::Cursor;
+use crate::domain::validate::{self, Checks};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::mailer::{accept_link, deliver, mint_invitation_token};
+use crate::store::{Invitation, Invitee, Member, NewInvitation};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    pub email: String,
+    /// Default `member`; only owners invite owners.
+    pub role: Option<Role>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    /// The token from the accept link.
+    pub token: String,
+    /// Without a bearer token: the password of the account created for the invitee.
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub username: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineInvitationRequest {
+    pub token: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationListQuery {
+    /// 1 to 1000, default 100.
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    /// Cursor from the previous page's `Link` header.
+    pub after: Option<String>,
+}
+
+/// An invitation as its inviter sees it right after sending it.
+#[derive(Serialize, ToSchema)]
+pub struct SentInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    /// Only when no mail server is configured (development): the accept link, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_url: Option<String>,
+    /// Only when no mail server is configured: the invitation token, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedInvitation {
+    pub organization_id: uuid::Uuid,
+    pub member: Member,
+    /// When the invitation created the account: a session for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<AuthResponse>,
+}
+
+async fn send(state: &AppState, inv: Invitation, token: String) -> SentInvitation {
+    let outcome = deliver(state, inv.id, &inv.email, &inv.organization.name, &token, 0).await;
+    let dev = state.mailer.is_none();
+    SentInvitation {
+        accept_url: dev.then(|| accept_link(state, &token)),
+        token: dev.then_some(token),
+        invitation: Invitation {
+            delivery: outcome.delivery.into(),
+            delivery_error: outcome.error,
+            ..inv
+        },
+    }
+}
+
+/// Invitations of the organization (owners and admins).
+#[utoipa::path(get, path = "/organizations/{org}/invitations", tag = "invitations",
+    params(("org" = String, Path, description = "Organization id or slug"), InvitationListQuery),
+    responses((status = 200, body = Vec<Invitation>, headers(("link" = String, description = "RFC 8288 next page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(org): Path<String>,
+    Query(q): Query<InvitationListQuery>,
+) -> ApiResult<Response> {
+    let access = caller.org(&state, &org).await?;
+    access.require(Role::Admin)?;
+    let page = page(q.limit, q.offset, q.after.as_deref())?;
+    if matches!(page.after, Some(Cursor::At(..))) {
+        return Err(ApiError::field("after", "is not a valid cursor"));
+    }
+    let items = state.store.list_invitations(access.id, &page).await?;
+    Ok(paged(&uri, &page, items, |i| Cursor::Id(i.id)))
+}
+
+/// Invite someone by email (owners and admins; only owners invite owners). Inviting an address
+/// with a pending invitation refreshes it (`200`) instead of making a second one.
+#[utoipa::path(post, path = "/organizations/{org}/invitations", tag = "invitations",
+    params(("org" = String, Path, description = "Organization id or slug")), request_body = CreateInvitationRequest,
+    responses((status = 201, body = SentInvitation), (status = 200, description = "A pending invitation was refreshed", body = SentInvitation),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already a member", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(req): Json<CreateInvitationRequest>,
+) -> ApiResult<Response> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    access.require(Role::Admin)?;
+    let mut c = Checks::new();
+    let email = c.check("email", validate::email(&req.email));
+    c.finish()?;
+    let (token, hash) = mint_invitation_token();
+    let new = NewInvitation {
+        organization_id: access.id,
+        email: email.unwrap_or_default(),
+        role: req.role.unwrap_or(Role::Member),
+        hash,
+        expires_at: Timestamp::now().plus_secs(state.config.invitation_lifetime_secs as i64),
+        delivery: if state.mailer.is_some() {
+            "pending"
+        } else {
+            "none"
+        },
+    };
+    let (inv, refreshed) = state.store.create_invitation(new, access.actor).await?;
+    let status = if refreshed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(send(&state, inv, token).await)).into_response())
+}
+
+/// Revoke a pending invitation (owners and admins).
+#[utoipa::path(delete, path = "/organizations/{org}/invitations/{id}", tag = "invitations",
+    params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Invitation id")),
+    responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "No longer pending", body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<Ok>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    access.require(Role::Admin)?;
+    let id = parse_id(&id, "Invitation")?;
+    state.store.revoke_invitation(access.id, id).await?;
+    Ok(ok())
+}
+
+/// Send a pending invitation again, with a new link and a new expiry; the old link stops working.
+#[utoipa::path(post, path = "/organizations/{org}/invitations/{id}/resend", tag = "invitations",
+    params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Invitation id")),
+    responses((status = 200, body = SentInvitation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "No longer pending", body = ErrorBody)))]
+pub async fn resend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<SentInvitation>> {
+    let access = caller.org(&state, &org).await?;
+    access.writable()?;
+    access.require(Role::Admin)?;
+    let id = parse_id(&id, "Invitation")?;
+    let (token, hash) = mint_invitation_token();
+    let expires = Timestamp::now().plus_secs(state.config.invitation_lifetime_secs as i64);
+    let inv = state
+        .store
+        .rotate_invitation(access.id, id, hash, Some(expires))
+        .await?;
+    Ok(Json(send(&state, inv, token).await))
+}
+
+/// Pending invitations addressed to the signed-in user's email.
+#[utoipa::path(get, path = "/users/me/invitations", tag = "invitations",
+    responses((status = 200, body = Vec<Invitation>), (status = 401, body = ErrorBody)))]
+pub async fn mine(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Invitation>>> {
+    let mut items = state
+        .store
+        .invitations_for_email(&caller.user.email)
+        .await?;
+    if let Some(scope) = caller.scope {
+        items.retain(|i| i.organization.id == scope);
+    }
+    Ok(Json(items))
+}
+
+fn token_hash(token: &str) -> ApiResult<[u8; 32]> {
+    if token.is_empty() || token.len() > 256 {
+        return Err(ApiError::not_found("Invitation"));
+    }
+    Ok(crate::auth::hash_token(token))
+}
+
+/// Accept an invitation, once. Signed in: the account's email must be the invited one. Not
+/// signed in: `password` creates the invitee's account (or sets the password of a provisioned,
+/// password-less one) and the response carries a session.
+#[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptInvitationRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = AcceptedInvitation), (status = 400, description = "Expired, used, revoked or declined; or invalid input", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "Invited address differs", body = ErrorBody),
+        (status = 404, description = "Unknown token", body = ErrorBody), (status = 409, description = "Account exists: sign in to accept", body = ErrorBody)))]
+pub async fn accept(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Json(req): Json<AcceptInvitationRequest>,
+) -> ApiResult<Json<AcceptedInvitation>> {
+    let hash = token_hash(&req.token)?;
+    let invitee = match &caller {
+        Some(c) => {
+            if c.scope.is_some() || c.user.is_service_account {
+                return Err(ApiError::forbidden(
+                    "Accept invitations with a personal session",
+                ));
+            }
+            if req.password.is_some() || req.name.is_some() || req.username.is_some() {
+                return Err(ApiError::invalid(
+                    "password, name and username are for invitees without an account",
+                ));
+            }
+            Invitee::User(c.user.id)
+        }
+        None => {
+            let mut c = Checks::new();
+            let password = match &req.password {
+                Some(p) => c.check("password", validate::password(p)),
+                None => c.check(
+                    "password",
+                    Err::<String, _>("sign in, or give a password for a new account".into()),
+                ),
+            };
+            let name = req
+                .name
+                .as_ref()
+                .and_then(|n| c.check("name", validate::person_name(n)));
+            let username = req
+                .username
+                .as_ref()
+                .and_then(|u| c.check("username", validate::username(u)));
+            c.finish()?;
+            let password_hash = state.passwords.hash(password.unwrap_or_default()).await?;
+            Invitee::NewAccount {
+                password_hash,
+                name,
+                username,
+            }
+        }
+    };
+    let new_account = caller.is_none();
+    let (user, org) = state.store.accept_invitation(hash, invitee).await?;
+    let member = state
+        .store
+        .member(org, user.id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let session = if new_account {
+        Some(super::auth::new_session(&state, user).await?)
+    } else {
+        None
+    };
+    Ok(Json(AcceptedInvitation {
+        organization_id: org,
+        member,
+        session,
+    }))
+}
+
+/// Decline an invitation (signed in: only one's own).
+#[utoipa::path(post, path = "/invitations/decline", tag = "invitations", request_body = DeclineInvitationRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn decline(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Json(req): Json<DeclineInvitationRequest>,
+) -> ApiResult<Json<Ok>> {
+    let hash = token_hash(&req.token)?;
+    state
+        .store
+        .decline_invitation(hash, caller.map(|c| c.user.id))
+        .await?;
+    Ok(ok())
+}
