@@ -439,3 +439,132 @@ fn start_cluster() -> Result<String, String> {
         .map_err(|e| format!("watchdog: {e}"))?;
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
 }
+
+impl TestApp {
+    /// Runs SQL on the test database directly (for facts no endpoint shows, like clocks).
+    pub async fn exec(&self, sql: &str) {
+        let url = &self.state.config.database_url;
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        if self.engine == "sqlite" {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+
+    /// A count from the test database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let url = &self.state.config.database_url;
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        if self.engine == "sqlite" {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        }
+    }
+
+    /// The same app with a changed configuration, on the same database.
+    pub fn reconfigured(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut cfg = (*self.state.config).clone();
+        adjust(&mut cfg);
+        let state = AppState::new(self.store.clone(), cfg).expect("test state");
+        TestApp { router: app(state.clone()), state, store: self.store.clone(), engine: self.engine, sqlite_file: None }
+    }
+}
+
+/// A minimal SMTP server on loopback speaking the real protocol (EHLO, MAIL, RCPT, DATA,
+/// QUIT); it keeps every message it accepts.
+pub struct SmtpSink {
+    pub port: u16,
+    pub messages: std::sync::Arc<tokio::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener)
+    }
+
+    pub async fn start_on(port: u16) -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        Self::serve(listener)
+    }
+
+    fn serve(listener: tokio::net::TcpListener) -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let port = listener.local_addr().unwrap().port();
+        let messages = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+        let store = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP ready\r\n").await;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                            "DATA" => {
+                                let _ = write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await;
+                                let mut body = String::new();
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                    body.push_str(&l);
+                                    body.push('\n');
+                                }
+                                store.lock().await.push(body);
+                                b"250 OK queued\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"502 command not implemented\r\n",
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { port, messages }
+    }
+}
+
+/// A mail body with its quoted-printable encoding undone (soft breaks and `=XX` escapes).
+pub fn decode_qp(mail: &str) -> String {
+    let joined = mail.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The invitation token in an email's accept link.
+pub fn token_in(mail: &str) -> String {
+    let text = decode_qp(mail);
+    let start = text.find("orgd_inv_").expect("an invitation token in the mail");
+    text[start..start + "orgd_inv_".len() + 64].to_string()
+}
