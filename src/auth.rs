@@ -294,6 +294,30 @@ impl Passwords {
     }
 }
 
+/// The caller when the request carries a token; `None` when it carries none (a token that is
+/// present but invalid is still a 401).
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            Caller::from_request_parts(parts, state)
+                .await
+                .map(|c| MaybeCaller(Some(c)))
+        } else {
+            Ok(MaybeCaller(None))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,29 +365,5 @@ mod tests {
                 .await
                 .unwrap()
         );
-    }
-}
-
-/// The caller when the request carries a token; `None` when it carries none (a token that is
-/// present but invalid is still a 401).
-pub struct MaybeCaller(pub Option<Caller>);
-
-impl FromRequestParts<AppState> for MaybeCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            Caller::from_request_parts(parts, state)
-                .await
-                .map(|c| MaybeCaller(Some(c)))
-        } else {
-            Ok(MaybeCaller(None))
-        }
     }
 }

@@ -7,12 +7,24 @@ use axum::http::Method;
 use common::{PASSWORD, SmtpSink, TestApp, token_in};
 use serde_json::json;
 
-async fn invite(app: &TestApp, org: &str, token: &str, email: &str, role: &str) -> common::TestResponse {
-    app.post(&format!("/organizations/{org}/invitations"), token, json!({"email": email, "role": role})).await
+async fn invite(
+    app: &TestApp,
+    org: &str,
+    token: &str,
+    email: &str,
+    role: &str,
+) -> common::TestResponse {
+    app.post(
+        &format!("/organizations/{org}/invitations"),
+        token,
+        json!({"email": email, "role": role}),
+    )
+    .await
 }
 
 async fn accept_anon(app: &TestApp, body: serde_json::Value) -> common::TestResponse {
-    app.request(Method::POST, "/invitations/accept", None, Some(body)).await
+    app.request(Method::POST, "/invitations/accept", None, Some(body))
+        .await
 }
 
 async fn lifecycle_in_development_mode(app: TestApp) {
@@ -34,10 +46,14 @@ async fn lifecycle_in_development_mode(app: TestApp) {
     let token = inv["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("orgd_inv_"));
     assert!(inv["accept_url"].as_str().unwrap().ends_with(&token));
-    let o = app.get(&format!("/organizations/{org}"), &owner.token).await;
+    let o = app
+        .get(&format!("/organizations/{org}"), &owner.token)
+        .await;
     assert_eq!(o.expect(200)["pending_member_count"], 1);
     // The list never shows the token again.
-    let list = app.get(&format!("/organizations/{org}/invitations"), &admin.token).await;
+    let list = app
+        .get(&format!("/organizations/{org}/invitations"), &admin.token)
+        .await;
     let list = list.expect(200).as_array().unwrap().clone();
     assert_eq!(list.len(), 1);
     assert!(list[0].get("token").is_none() && list[0].get("accept_url").is_none());
@@ -46,114 +62,320 @@ async fn lifecycle_in_development_mode(app: TestApp) {
     let again = invite(&app, &org, &admin.token, "bob@example.com", "member").await;
     assert_eq!(again.expect(200)["id"], inv["id"]);
     let new_token = again.body["token"].as_str().unwrap().to_string();
-    assert_eq!(app.get(&format!("/organizations/{org}/invitations"), &admin.token).await.expect(200).as_array().unwrap().len(), 1);
-    app.post("/invitations/accept", &bob.token, json!({"token": token})).await.expect_error(404, "not_found");
+    assert_eq!(
+        app.get(&format!("/organizations/{org}/invitations"), &admin.token)
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.post("/invitations/accept", &bob.token, json!({"token": token}))
+        .await
+        .expect_error(404, "not_found");
 
     // Who may invite whom.
-    invite(&app, &org, &member.token, "x@example.com", "member").await.expect_error(403, "forbidden");
-    invite(&app, &org, &admin.token, "x@example.com", "owner").await.expect_error(403, "forbidden");
-    invite(&app, &org, &owner.token, "x@example.com", "owner").await.expect(201);
-    invite(&app, &org, &owner.token, "MEMBER@example.com", "member").await.expect_error(409, "conflict");
-    invite(&app, &org, &owner.token, "not an email", "member").await.expect_error(400, "invalid_request");
-    app.get(&format!("/organizations/{org}/invitations"), &member.token).await.expect_error(403, "forbidden");
+    invite(&app, &org, &member.token, "x@example.com", "member")
+        .await
+        .expect_error(403, "forbidden");
+    invite(&app, &org, &admin.token, "x@example.com", "owner")
+        .await
+        .expect_error(403, "forbidden");
+    invite(&app, &org, &owner.token, "x@example.com", "owner")
+        .await
+        .expect(201);
+    invite(&app, &org, &owner.token, "MEMBER@example.com", "member")
+        .await
+        .expect_error(409, "conflict");
+    invite(&app, &org, &owner.token, "not an email", "member")
+        .await
+        .expect_error(400, "invalid_request");
+    app.get(&format!("/organizations/{org}/invitations"), &member.token)
+        .await
+        .expect_error(403, "forbidden");
 
     // Bob sees and accepts his invitation.
     let mine = app.get("/users/me/invitations", &bob.token).await;
     assert_eq!(mine.expect(200).as_array().unwrap().len(), 1);
     assert!(mine.body[0].get("token").is_none());
-    let r = app.post("/invitations/accept", &bob.token, json!({"token": new_token})).await;
+    let r = app
+        .post(
+            "/invitations/accept",
+            &bob.token,
+            json!({"token": new_token}),
+        )
+        .await;
     let body = r.expect(200);
     assert_eq!(body["member"]["role"], "member");
     assert!(body.get("session").is_none());
-    let m = app.get(&format!("/organizations/{org}/members/{}", bob.id), &bob.token).await;
+    let m = app
+        .get(
+            &format!("/organizations/{org}/members/{}", bob.id),
+            &bob.token,
+        )
+        .await;
     assert_eq!(m.expect(200)["role"], "member");
     // Single use.
-    app.post("/invitations/accept", &bob.token, json!({"token": new_token})).await.expect_error(400, "invalid_request");
-    let o = app.get(&format!("/organizations/{org}"), &owner.token).await;
+    app.post(
+        "/invitations/accept",
+        &bob.token,
+        json!({"token": new_token}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    let o = app
+        .get(&format!("/organizations/{org}"), &owner.token)
+        .await;
     assert_eq!(o.expect(200)["pending_member_count"], 1);
-    assert!(app.get("/users/me/invitations", &bob.token).await.expect(200).as_array().unwrap().is_empty());
+    assert!(
+        app.get("/users/me/invitations", &bob.token)
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn accepting_needs_the_invited_email(app: TestApp) {
     let owner = app.user("owner").await;
     let mallory = app.user("mallory").await;
     let org = app.org(&owner, "Acme").await;
-    let token = invite(&app, &org, &owner.token, "carol@example.com", "admin").await.expect(201)["token"].as_str().unwrap().to_string();
-    app.post("/invitations/accept", &mallory.token, json!({"token": token})).await.expect_error(403, "forbidden");
-    app.get(&format!("/organizations/{org}"), &mallory.token).await.expect_error(404, "not_found");
+    let token = invite(&app, &org, &owner.token, "carol@example.com", "admin")
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/invitations/accept",
+        &mallory.token,
+        json!({"token": token}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.get(&format!("/organizations/{org}"), &mallory.token)
+        .await
+        .expect_error(404, "not_found");
     // Declining someone else's invitation is refused as well.
-    app.post("/invitations/decline", &mallory.token, json!({"token": token})).await.expect_error(403, "forbidden");
-    app.post("/invitations/accept", &mallory.token, json!({"token": "orgd_inv_nope"})).await.expect_error(404, "not_found");
+    app.post(
+        "/invitations/decline",
+        &mallory.token,
+        json!({"token": token}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.post(
+        "/invitations/accept",
+        &mallory.token,
+        json!({"token": "orgd_inv_nope"}),
+    )
+    .await
+    .expect_error(404, "not_found");
 }
 
 async fn accepting_creates_the_account_of_a_new_invitee(app: TestApp) {
     let owner = app.user("owner").await;
     let org = app.org(&owner, "Acme").await;
-    let token = invite(&app, &org, &owner.token, "dana@example.com", "member").await.expect(201)["token"].as_str().unwrap().to_string();
-    accept_anon(&app, json!({"token": token})).await.expect_error(400, "invalid_request");
-    accept_anon(&app, json!({"token": token, "password": "short"})).await.expect_error(400, "invalid_request");
-    let r = accept_anon(&app, json!({"token": token, "password": "dana's password", "name": "Dana"})).await;
+    let token = invite(&app, &org, &owner.token, "dana@example.com", "member")
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    accept_anon(&app, json!({"token": token}))
+        .await
+        .expect_error(400, "invalid_request");
+    accept_anon(&app, json!({"token": token, "password": "short"}))
+        .await
+        .expect_error(400, "invalid_request");
+    let r = accept_anon(
+        &app,
+        json!({"token": token, "password": "dana's password", "name": "Dana"}),
+    )
+    .await;
     let body = r.expect(200).clone();
     let session = body["session"]["access_token"].as_str().unwrap();
     assert_eq!(body["session"]["user"]["email"], "dana@example.com");
     let o = app.get(&format!("/organizations/{org}"), session).await;
     assert_eq!(o.expect(200)["member_count"], 2);
-    app.request(Method::POST, "/auth/login", None, Some(json!({"login": "dana@example.com", "password": "dana's password"}))).await.expect(200);
+    app.request(
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"login": "dana@example.com", "password": "dana's password"})),
+    )
+    .await
+    .expect(200);
 
     // An invitee with a password account must sign in instead.
     app.user("erin").await;
-    let token = invite(&app, &org, &owner.token, "erin@example.com", "member").await.expect(201)["token"].as_str().unwrap().to_string();
-    accept_anon(&app, json!({"token": token, "password": "taking over erin"})).await.expect_error(409, "conflict");
-    app.request(Method::POST, "/auth/login", None, Some(json!({"login": "erin", "password": "taking over erin"})))
+    let token = invite(&app, &org, &owner.token, "erin@example.com", "member")
         .await
-        .expect_error(401, "invalid_credentials");
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    accept_anon(
+        &app,
+        json!({"token": token, "password": "taking over erin"}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    app.request(
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"login": "erin", "password": "taking over erin"})),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
 
     // A provisioned, password-less account sets its password by accepting.
-    app.post(&format!("/organizations/{org}/members"), &owner.token, json!({"email": "fred@example.com"})).await.expect(201);
+    app.post(
+        &format!("/organizations/{org}/members"),
+        &owner.token,
+        json!({"email": "fred@example.com"}),
+    )
+    .await
+    .expect(201);
     let other = app.org(&owner, "Other").await;
-    let token = invite(&app, &other, &owner.token, "fred@example.com", "admin").await.expect(201)["token"].as_str().unwrap().to_string();
+    let token = invite(&app, &other, &owner.token, "fred@example.com", "admin")
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = accept_anon(&app, json!({"token": token, "password": "fred's password"})).await;
     assert_eq!(r.expect(200)["member"]["role"], "admin");
-    app.request(Method::POST, "/auth/login", None, Some(json!({"login": "fred@example.com", "password": "fred's password"}))).await.expect(200);
+    app.request(
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"login": "fred@example.com", "password": "fred's password"})),
+    )
+    .await
+    .expect(200);
 }
 
 async fn revoked_declined_and_expired_invitations_are_refused(app: TestApp) {
     let owner = app.user("owner").await;
     let gina = app.user("gina").await;
     let org = app.org(&owner, "Acme").await;
-    let inv = invite(&app, &org, &owner.token, "gina@example.com", "member").await.expect(201).clone();
-    let path = format!("/organizations/{org}/invitations/{}", inv["id"].as_str().unwrap());
-    assert_eq!(app.delete(&path, &owner.token).await.expect(200), &json!({"ok": true}));
-    app.delete(&path, &owner.token).await.expect_error(409, "conflict");
-    app.post("/invitations/accept", &gina.token, json!({"token": inv["token"]})).await.expect_error(400, "invalid_request");
-    let list = app.get(&format!("/organizations/{org}/invitations"), &owner.token).await;
+    let inv = invite(&app, &org, &owner.token, "gina@example.com", "member")
+        .await
+        .expect(201)
+        .clone();
+    let path = format!(
+        "/organizations/{org}/invitations/{}",
+        inv["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.delete(&path, &owner.token).await.expect(200),
+        &json!({"ok": true})
+    );
+    app.delete(&path, &owner.token)
+        .await
+        .expect_error(409, "conflict");
+    app.post(
+        "/invitations/accept",
+        &gina.token,
+        json!({"token": inv["token"]}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    let list = app
+        .get(&format!("/organizations/{org}/invitations"), &owner.token)
+        .await;
     assert_eq!(list.expect(200)[0]["status"], "revoked");
 
-    let inv = invite(&app, &org, &owner.token, "gina@example.com", "member").await.expect(201).clone();
-    app.request(Method::POST, "/invitations/decline", None, Some(json!({"token": inv["token"]}))).await.expect(200);
-    app.post("/invitations/accept", &gina.token, json!({"token": inv["token"]})).await.expect_error(400, "invalid_request");
+    let inv = invite(&app, &org, &owner.token, "gina@example.com", "member")
+        .await
+        .expect(201)
+        .clone();
+    app.request(
+        Method::POST,
+        "/invitations/decline",
+        None,
+        Some(json!({"token": inv["token"]})),
+    )
+    .await
+    .expect(200);
+    app.post(
+        "/invitations/accept",
+        &gina.token,
+        json!({"token": inv["token"]}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
 
-    let inv = invite(&app, &org, &owner.token, "gina@example.com", "member").await.expect(201).clone();
-    app.exec(&format!("UPDATE invitations SET expires_at = 1000 WHERE status = 'pending'")).await;
-    app.post("/invitations/accept", &gina.token, json!({"token": inv["token"]})).await.expect_error(400, "invalid_request");
-    let o = app.get(&format!("/organizations/{org}"), &owner.token).await;
+    let inv = invite(&app, &org, &owner.token, "gina@example.com", "member")
+        .await
+        .expect(201)
+        .clone();
+    app.exec("UPDATE invitations SET expires_at = 1000 WHERE status = 'pending'")
+        .await;
+    app.post(
+        "/invitations/accept",
+        &gina.token,
+        json!({"token": inv["token"]}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    let o = app
+        .get(&format!("/organizations/{org}"), &owner.token)
+        .await;
     assert_eq!(o.expect(200)["pending_member_count"], 0);
-    let list = app.get(&format!("/organizations/{org}/invitations"), &owner.token).await;
-    let statuses: Vec<&str> = list.expect(200).as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    let list = app
+        .get(&format!("/organizations/{org}/invitations"), &owner.token)
+        .await;
+    let statuses: Vec<&str> = list
+        .expect(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["revoked", "declined", "expired"]);
     // Resending an expired-but-pending invitation renews it.
-    let r = app.post_empty(&format!("/organizations/{org}/invitations/{}/resend", inv["id"].as_str().unwrap()), &owner.token).await;
+    let r = app
+        .post_empty(
+            &format!(
+                "/organizations/{org}/invitations/{}/resend",
+                inv["id"].as_str().unwrap()
+            ),
+            &owner.token,
+        )
+        .await;
     let renewed = r.expect(200).clone();
     assert_eq!(renewed["status"], "pending");
-    app.post("/invitations/accept", &gina.token, json!({"token": inv["token"]})).await.expect_error(404, "not_found");
-    app.post("/invitations/accept", &gina.token, json!({"token": renewed["token"]})).await.expect(200);
+    app.post(
+        "/invitations/accept",
+        &gina.token,
+        json!({"token": inv["token"]}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.post(
+        "/invitations/accept",
+        &gina.token,
+        json!({"token": renewed["token"]}),
+    )
+    .await
+    .expect(200);
 }
 
 async fn fifty_concurrent_accepts_make_one_membership(app: TestApp) {
     let owner = app.user("owner").await;
     let hank = app.user("hank").await;
     let org = app.org(&owner, "Acme").await;
-    let token = invite(&app, &org, &owner.token, "hank@example.com", "member").await.expect(201)["token"].as_str().unwrap().to_string();
+    let token = invite(&app, &org, &owner.token, "hank@example.com", "member")
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let router = app.router.clone();
@@ -177,9 +399,11 @@ async fn fifty_concurrent_accepts_make_one_membership(app: TestApp) {
         }
     }
     assert_eq!(ok, 1, "exactly one accept succeeds");
-    let n = app.count(&format!("SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.username = 'hank'")).await;
+    let n = app.count("SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.username = 'hank'").await;
     assert_eq!(n, 1);
-    let o = app.get(&format!("/organizations/{org}"), &owner.token).await;
+    let o = app
+        .get(&format!("/organizations/{org}"), &owner.token)
+        .await;
     assert_eq!(o.expect(200)["member_count"], 2);
 }
 
@@ -201,15 +425,25 @@ async fn delivery_over_smtp_carries_the_accept_link(app: TestApp) {
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("To: ivy@example.com"), "{}", mails[0]);
     assert!(mails[0].contains("Acme Mail"), "{}", mails[0]);
-    assert!(common::decode_qp(&mails[0]).contains("https://app.example.com/join?token=orgd_inv_"), "{}", mails[0]);
+    assert!(
+        common::decode_qp(&mails[0]).contains("https://app.example.com/join?token=orgd_inv_"),
+        "{}",
+        mails[0]
+    );
     let token = token_in(&mails[0]);
-    let r = app.post("/invitations/accept", &ivy.token, json!({"token": token})).await;
+    let r = app
+        .post("/invitations/accept", &ivy.token, json!({"token": token}))
+        .await;
     assert_eq!(r.expect(200)["member"]["role"], "admin");
 }
 
 async fn an_unreachable_mail_server_loses_no_invitation(app: TestApp) {
     // A port with nothing listening (yet).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let app = app.reconfigured(|c| {
         c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
         c.smtp_retry_secs = 1;
@@ -221,7 +455,9 @@ async fn an_unreachable_mail_server_loses_no_invitation(app: TestApp) {
     let body = r.expect(201).clone();
     assert_eq!(body["delivery"], "failed");
     assert!(!body["delivery_error"].as_str().unwrap().is_empty());
-    let list = app.get(&format!("/organizations/{org}/invitations"), &owner.token).await;
+    let list = app
+        .get(&format!("/organizations/{org}/invitations"), &owner.token)
+        .await;
     assert_eq!(list.expect(200)[0]["status"], "pending");
     assert_eq!(list.body[0]["delivery"], "failed");
 
@@ -231,9 +467,17 @@ async fn an_unreachable_mail_server_loses_no_invitation(app: TestApp) {
     orgd::mailer::retry_due(&app.state).await;
     let mails = sink.messages.lock().await.clone();
     assert_eq!(mails.len(), 1);
-    let list = app.get(&format!("/organizations/{org}/invitations"), &owner.token).await;
+    let list = app
+        .get(&format!("/organizations/{org}/invitations"), &owner.token)
+        .await;
     assert_eq!(list.expect(200)[0]["delivery"], "sent");
-    app.post("/invitations/accept", &jo.token, json!({"token": token_in(&mails[0])})).await.expect(200);
+    app.post(
+        "/invitations/accept",
+        &jo.token,
+        json!({"token": token_in(&mails[0])}),
+    )
+    .await
+    .expect(200);
     let _ = PASSWORD;
 }
 

@@ -8,7 +8,13 @@ use serde_json::json;
 
 async fn personal_access_tokens_are_shown_once_and_revocable(app: TestApp) {
     let alice = app.user("alice").await;
-    let r = app.post("/tokens", &alice.token, json!({"name": "ci", "expires_at": "2099-01-01T00:00:00Z"})).await;
+    let r = app
+        .post(
+            "/tokens",
+            &alice.token,
+            json!({"name": "ci", "expires_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
     let created = r.expect(201).clone();
     let pat = created["token"].as_str().unwrap().to_string();
     assert!(pat.starts_with("orgd_pat_"));
@@ -20,21 +26,53 @@ async fn personal_access_tokens_are_shown_once_and_revocable(app: TestApp) {
     let list = list.expect(200).as_array().unwrap().clone();
     assert_eq!(list.len(), 1);
     assert!(list[0].get("token").is_none());
-    assert!(list[0]["last_used_at"].is_string(), "used once already: {:?}", list[0]);
+    assert!(
+        list[0]["last_used_at"].is_string(),
+        "used once already: {:?}",
+        list[0]
+    );
 
-    app.post("/tokens", &alice.token, json!({"name": ""})).await.expect_error(400, "invalid_request");
-    app.post("/tokens", &alice.token, json!({"name": "old", "expires_at": "2001-01-01T00:00:00Z"})).await.expect_error(400, "invalid_request");
-    app.post("/tokens", &alice.token, json!({"name": "x", "kind": "session"})).await.expect_error(400, "invalid_request");
+    app.post("/tokens", &alice.token, json!({"name": ""}))
+        .await
+        .expect_error(400, "invalid_request");
+    app.post(
+        "/tokens",
+        &alice.token,
+        json!({"name": "old", "expires_at": "2001-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    app.post(
+        "/tokens",
+        &alice.token,
+        json!({"name": "x", "kind": "session"}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
 
     // Revocation takes effect on the very next request.
     let id = created["id"].as_str().unwrap();
-    app.delete(&format!("/tokens/{id}"), &alice.token).await.expect(200);
-    app.get("/users/me", &pat).await.expect_error(401, "unauthenticated");
-    app.delete(&format!("/tokens/{id}"), &alice.token).await.expect_error(404, "not_found");
+    app.delete(&format!("/tokens/{id}"), &alice.token)
+        .await
+        .expect(200);
+    app.get("/users/me", &pat)
+        .await
+        .expect_error(401, "unauthenticated");
+    app.delete(&format!("/tokens/{id}"), &alice.token)
+        .await
+        .expect_error(404, "not_found");
     // Someone else's token cannot be revoked.
     let bob = app.user("bob").await;
-    let bobs = app.post("/tokens", &bob.token, json!({"name": "b"})).await.expect(201)["id"].as_str().unwrap().to_string();
-    app.delete(&format!("/tokens/{bobs}"), &alice.token).await.expect_error(404, "not_found");
+    let bobs = app
+        .post("/tokens", &bob.token, json!({"name": "b"}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/tokens/{bobs}"), &alice.token)
+        .await
+        .expect_error(404, "not_found");
 }
 
 async fn scoped_tokens_never_widen_and_follow_membership(app: TestApp) {
@@ -46,36 +84,107 @@ async fn scoped_tokens_never_widen_and_follow_membership(app: TestApp) {
     app.add(&b, &owner, &alice, "member").await;
     // Only for organizations one belongs to.
     let outsider = app.user("outsider").await;
-    app.post("/tokens", &outsider.token, json!({"name": "x", "organization": a})).await.expect_error(404, "not_found");
+    app.post(
+        "/tokens",
+        &outsider.token,
+        json!({"name": "x", "organization": a}),
+    )
+    .await
+    .expect_error(404, "not_found");
 
     let hour = orgd::domain::Timestamp::now().plus_secs(3600).to_rfc3339();
-    let scoped = app.post("/tokens", &alice.token, json!({"name": "a-only", "organization": "a", "expires_at": hour})).await;
+    let scoped = app
+        .post(
+            "/tokens",
+            &alice.token,
+            json!({"name": "a-only", "organization": "a", "expires_at": hour}),
+        )
+        .await;
     let scoped = scoped.expect(201)["token"].as_str().unwrap().to_string();
-    app.get(&format!("/organizations/{a}"), &scoped).await.expect(200);
-    for path in [format!("/organizations/{b}"), format!("/organizations/{b}/members"), format!("/organizations/{b}/projects")] {
+    app.get(&format!("/organizations/{a}"), &scoped)
+        .await
+        .expect(200);
+    for path in [
+        format!("/organizations/{b}"),
+        format!("/organizations/{b}/members"),
+        format!("/organizations/{b}/projects"),
+    ] {
         app.get(&path, &scoped).await.expect_error(404, "not_found");
     }
     let list = app.get("/organizations", &scoped).await;
     assert_eq!(list.expect(200).as_array().unwrap().len(), 1);
     // A scoped token cannot make a wider one.
-    app.post("/tokens", &scoped, json!({"name": "wider"})).await.expect_error(403, "forbidden");
-    app.post("/tokens", &scoped, json!({"name": "other", "organization": b})).await.expect_error(404, "not_found");
-    app.post("/tokens", &scoped, json!({"name": "same", "organization": a, "expires_at": "2099-01-01T00:00:00Z"}))
+    app.post("/tokens", &scoped, json!({"name": "wider"}))
         .await
-        .expect_error(400, "invalid_request");
+        .expect_error(403, "forbidden");
+    app.post(
+        "/tokens",
+        &scoped,
+        json!({"name": "other", "organization": b}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.post(
+        "/tokens",
+        &scoped,
+        json!({"name": "same", "organization": a, "expires_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
     let half_hour = orgd::domain::Timestamp::now().plus_secs(1800).to_rfc3339();
-    app.post("/tokens", &scoped, json!({"name": "same", "organization": a, "expires_at": half_hour})).await.expect(201);
+    app.post(
+        "/tokens",
+        &scoped,
+        json!({"name": "same", "organization": a, "expires_at": half_hour}),
+    )
+    .await
+    .expect(201);
 
     // The token has what its owner has, now: demoted, it loses admin powers at once.
-    app.patch(&format!("/organizations/{a}"), &scoped, json!({"description": "by token"})).await.expect(200);
-    app.patch(&format!("/organizations/{a}/members/{}", alice.id), &owner.token, json!({"role": "member"})).await.expect(200);
-    app.patch(&format!("/organizations/{a}"), &scoped, json!({"description": "again"})).await.expect_error(403, "forbidden");
+    app.patch(
+        &format!("/organizations/{a}"),
+        &scoped,
+        json!({"description": "by token"}),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/organizations/{a}/members/{}", alice.id),
+        &owner.token,
+        json!({"role": "member"}),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/organizations/{a}"),
+        &scoped,
+        json!({"description": "again"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
     // Removed, the scoped token is gone on the next request; an unscoped one sees nothing of A.
-    let pat = app.post("/tokens", &alice.token, json!({"name": "wide"})).await.expect(201)["token"].as_str().unwrap().to_string();
-    app.delete(&format!("/organizations/{a}/members/{}", alice.id), &owner.token).await.expect(200);
-    app.get("/users/me", &scoped).await.expect_error(401, "unauthenticated");
-    app.get(&format!("/organizations/{a}"), &pat).await.expect_error(404, "not_found");
-    app.get(&format!("/organizations/{b}"), &pat).await.expect(200);
+    let pat = app
+        .post("/tokens", &alice.token, json!({"name": "wide"}))
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(
+        &format!("/organizations/{a}/members/{}", alice.id),
+        &owner.token,
+    )
+    .await
+    .expect(200);
+    app.get("/users/me", &scoped)
+        .await
+        .expect_error(401, "unauthenticated");
+    app.get(&format!("/organizations/{a}"), &pat)
+        .await
+        .expect_error(404, "not_found");
+    app.get(&format!("/organizations/{b}"), &pat)
+        .await
+        .expect(200);
 }
 
 async fn service_accounts_are_token_only_members(app: TestApp) {
@@ -87,9 +196,23 @@ async fn service_accounts_are_token_only_members(app: TestApp) {
     app.add(&org, &owner, &member, "member").await;
     let base = format!("/organizations/{org}/service-accounts");
 
-    app.post(&base, &member.token, json!({"name": "Robot"})).await.expect_error(403, "forbidden");
-    app.post(&base, &admin.token, json!({"name": "Robot", "role": "owner"})).await.expect_error(403, "forbidden");
-    let r = app.post(&base, &admin.token, json!({"name": "Deploy Bot", "role": "admin"})).await;
+    app.post(&base, &member.token, json!({"name": "Robot"}))
+        .await
+        .expect_error(403, "forbidden");
+    app.post(
+        &base,
+        &admin.token,
+        json!({"name": "Robot", "role": "owner"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    let r = app
+        .post(
+            &base,
+            &admin.token,
+            json!({"name": "Deploy Bot", "role": "admin"}),
+        )
+        .await;
     let sa = r.expect(201).clone();
     assert_eq!(sa["user"]["is_service_account"], true);
     assert_eq!(sa["member"]["role"], "admin");
@@ -98,55 +221,137 @@ async fn service_accounts_are_token_only_members(app: TestApp) {
     assert!(sa_token.starts_with("orgd_sa_"));
 
     // It works inside the organization, and only there.
-    app.get(&format!("/organizations/{org}/members"), &sa_token).await.expect(200);
+    app.get(&format!("/organizations/{org}/members"), &sa_token)
+        .await
+        .expect(200);
     let other = app.org(&owner, "Other").await;
-    app.get(&format!("/organizations/{other}"), &sa_token).await.expect_error(404, "not_found");
+    app.get(&format!("/organizations/{other}"), &sa_token)
+        .await
+        .expect_error(404, "not_found");
     // It cannot log in with a password, or create organizations.
     let username = sa["user"]["username"].as_str().unwrap();
-    app.request(Method::POST, "/auth/login", None, Some(json!({"login": username, "password": PASSWORD})))
+    app.request(
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"login": username, "password": PASSWORD})),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    app.post("/organizations", &sa_token, json!({"name": "Bots"}))
         .await
-        .expect_error(401, "invalid_credentials");
-    app.post("/organizations", &sa_token, json!({"name": "Bots"})).await.expect_error(403, "forbidden");
+        .expect_error(403, "forbidden");
     // Tokens it makes are service-account tokens, and never wider than its own.
-    let t = app.post("/tokens", &sa_token, json!({"name": "child", "organization": org})).await;
+    let t = app
+        .post(
+            "/tokens",
+            &sa_token,
+            json!({"name": "child", "organization": org}),
+        )
+        .await;
     assert_eq!(t.expect(201)["kind"], "sa");
     assert!(t.body["token"].as_str().unwrap().starts_with("orgd_sa_"));
 
     // Listed like members.
     let listed = app.get(&base, &admin.token).await;
     assert_eq!(listed.expect(200).as_array().unwrap().len(), 1);
-    let members = app.get(&format!("/organizations/{org}/members?q=deploy"), &member.token).await;
+    let members = app
+        .get(
+            &format!("/organizations/{org}/members?q=deploy"),
+            &member.token,
+        )
+        .await;
     assert_eq!(members.expect(200).as_array().unwrap().len(), 1);
-    app.get(&base, &member.token).await.expect_error(403, "forbidden");
+    app.get(&base, &member.token)
+        .await
+        .expect_error(403, "forbidden");
 
     // More tokens for it, from the organization's admins.
-    let extra = app.post(&format!("{base}/{sa_id}/tokens"), &admin.token, json!({"name": "rotation"})).await;
+    let extra = app
+        .post(
+            &format!("{base}/{sa_id}/tokens"),
+            &admin.token,
+            json!({"name": "rotation"}),
+        )
+        .await;
     let extra = extra.expect(201)["token"].as_str().unwrap().to_string();
-    app.get(&format!("/organizations/{org}"), &extra).await.expect(200);
-    app.post(&format!("{base}/{}/tokens", member.id), &admin.token, json!({"name": "x"})).await.expect_error(404, "not_found");
+    app.get(&format!("/organizations/{org}"), &extra)
+        .await
+        .expect(200);
+    app.post(
+        &format!("{base}/{}/tokens", member.id),
+        &admin.token,
+        json!({"name": "x"}),
+    )
+    .await
+    .expect_error(404, "not_found");
 
     // Removal deletes it with its tokens.
-    app.delete(&format!("{base}/{}", member.id), &admin.token).await.expect_error(404, "not_found");
-    app.delete(&format!("{base}/{sa_id}"), &admin.token).await.expect(200);
-    app.get("/users/me", &sa_token).await.expect_error(401, "unauthenticated");
-    app.get("/users/me", &extra).await.expect_error(401, "unauthenticated");
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE is_service_account").await, 0);
+    app.delete(&format!("{base}/{}", member.id), &admin.token)
+        .await
+        .expect_error(404, "not_found");
+    app.delete(&format!("{base}/{sa_id}"), &admin.token)
+        .await
+        .expect(200);
+    app.get("/users/me", &sa_token)
+        .await
+        .expect_error(401, "unauthenticated");
+    app.get("/users/me", &extra)
+        .await
+        .expect_error(401, "unauthenticated");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE is_service_account")
+            .await,
+        0
+    );
 }
 
 async fn superusers_issue_tokens_for_service_accounts(app: TestApp) {
     let root = app.superuser("root").await;
     let alice = app.user("alice").await;
-    let sa = app.post("/users", &root.token, json!({"email": "robot@example.com", "is_service_account": true})).await;
+    let sa = app
+        .post(
+            "/users",
+            &root.token,
+            json!({"email": "robot@example.com", "is_service_account": true}),
+        )
+        .await;
     let sa = sa.expect(201)["id"].as_str().unwrap().to_string();
-    app.post(&format!("/users/{sa}/tokens"), &alice.token, json!({"name": "x"})).await.expect_error(403, "forbidden");
-    app.post(&format!("/users/{}/tokens", alice.id), &root.token, json!({"name": "x"})).await.expect_error(400, "invalid_request");
-    let t = app.post(&format!("/users/{sa}/tokens"), &root.token, json!({"name": "ops"})).await;
+    app.post(
+        &format!("/users/{sa}/tokens"),
+        &alice.token,
+        json!({"name": "x"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.post(
+        &format!("/users/{}/tokens", alice.id),
+        &root.token,
+        json!({"name": "x"}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    let t = app
+        .post(
+            &format!("/users/{sa}/tokens"),
+            &root.token,
+            json!({"name": "ops"}),
+        )
+        .await;
     let token = t.expect(201)["token"].as_str().unwrap().to_string();
     let me = app.get("/users/me", &token).await;
     assert_eq!(me.expect(200)["is_service_account"], true);
     let org = app.org(&alice, "Acme").await;
-    app.post(&format!("/organizations/{org}/members"), &alice.token, json!({"user_id": sa})).await.expect(201);
-    app.get(&format!("/organizations/{org}"), &token).await.expect(200);
+    app.post(
+        &format!("/organizations/{org}/members"),
+        &alice.token,
+        json!({"user_id": sa}),
+    )
+    .await
+    .expect(201);
+    app.get(&format!("/organizations/{org}"), &token)
+        .await
+        .expect(200);
 }
 
 on_both_engines!(

@@ -131,13 +131,12 @@ pub async fn create(
     if let Some(limit) = caller
         .expires_at
         .filter(|_| caller.scope.is_some() || caller.user.is_service_account)
+        && req.expires_at.is_none_or(|e| e > limit)
     {
-        if req.expires_at.is_none_or(|e| e > limit) {
-            return Err(ApiError::field(
-                "expires_at",
-                "must not be later than the expiry of the token used to create it",
-            ));
-        }
+        return Err(ApiError::field(
+            "expires_at",
+            "must not be later than the expiry of the token used to create it",
+        ));
     }
     let kind = if caller.user.is_service_account {
         TokenKind::Sa

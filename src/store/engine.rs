@@ -918,12 +918,31 @@ impl Store for SqlStore {
                 "Only owners can delete the organization".into(),
             ));
         }
+        let service_accounts: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT u.id FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.organization_id = $1 AND u.is_service_account",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
         // Memberships, scoped tokens and everything else under it go by ON DELETE CASCADE.
         sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
+        // Its service accounts that belong nowhere else go with it.
+        for sa in service_accounts {
+            sqlx::query(
+                "DELETE FROM users WHERE id = $1 AND is_service_account \
+                 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
+            )
+            .bind(sa)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
         commit(tx).await
     }
 

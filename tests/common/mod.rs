@@ -472,7 +472,13 @@ impl TestApp {
         let mut cfg = (*self.state.config).clone();
         adjust(&mut cfg);
         let state = AppState::new(self.store.clone(), cfg).expect("test state");
-        TestApp { router: app(state.clone()), state, store: self.store.clone(), engine: self.engine, sqlite_file: None }
+        TestApp {
+            router: app(state.clone()),
+            state,
+            store: self.store.clone(),
+            engine: self.engine,
+            sqlite_file: None,
+        }
     }
 }
 
@@ -490,7 +496,9 @@ impl SmtpSink {
     }
 
     pub async fn start_on(port: u16) -> SmtpSink {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         Self::serve(listener)
     }
 
@@ -507,7 +515,11 @@ impl SmtpSink {
                     let mut lines = BufReader::new(read).lines();
                     let _ = write.write_all(b"220 sink ESMTP ready\r\n").await;
                     while let Ok(Some(line)) = lines.next_line().await {
-                        let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                        let verb = line
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_uppercase();
                         let reply: &[u8] = match verb.as_str() {
                             "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
                             "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
@@ -565,6 +577,8 @@ pub fn decode_qp(mail: &str) -> String {
 /// The invitation token in an email's accept link.
 pub fn token_in(mail: &str) -> String {
     let text = decode_qp(mail);
-    let start = text.find("orgd_inv_").expect("an invitation token in the mail");
+    let start = text
+        .find("orgd_inv_")
+        .expect("an invitation token in the mail");
     text[start..start + "orgd_inv_".len() + 64].to_string()
 }
