@@ -19,6 +19,7 @@ pub mod error;
 pub mod mailer;
 pub mod request_id;
 pub mod routes;
+pub mod seed;
 pub mod store;
 
 use crate::config::Config;

@@ -44,6 +44,19 @@ enum Admin {
         #[arg(long)]
         superuser: bool,
     },
+    /// Bulk-generate organizations, users and memberships for load tests; prints the callers'
+    /// tokens as JSON
+    Seed {
+        /// Organizations to create
+        #[arg(long, default_value_t = 1000)]
+        orgs: u64,
+        /// Members of each organization
+        #[arg(long, default_value_t = 10)]
+        members_per_org: u64,
+        /// Users to draw members from [default: a tenth of the memberships, at least 1000]
+        #[arg(long)]
+        users: Option<u64>,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -136,6 +149,39 @@ async fn run(cli: Cli) -> Result<(), String> {
                 user.username,
                 user.id,
                 if superuser { ", superuser" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Admin(Admin::Seed {
+            orgs,
+            members_per_org,
+            users,
+        }) => {
+            use std::io::Write;
+            let state = AppState::new(store.clone(), config.clone())?;
+            let hash = state
+                .passwords
+                .hash(orgd::seed::PASSWORD.into())
+                .await
+                .map_err(|e| e.message)?;
+            let started = std::time::Instant::now();
+            let opts = orgd::seed::SeedOptions {
+                orgs,
+                members_per_org,
+                users,
+            };
+            let report = orgd::seed::seed(store.as_ref(), opts, hash, |done, total| {
+                let pct = if total == 0 { 100 } else { done * 100 / total };
+                let bar = "#".repeat((pct / 4) as usize);
+                eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} memberships");
+                let _ = std::io::stderr().flush();
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            eprintln!("\nseeded in {:.1}s", started.elapsed().as_secs_f64());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
             );
             Ok(())
         }

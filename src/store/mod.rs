@@ -322,7 +322,7 @@ pub enum RoleChange {
 }
 
 #[async_trait]
-pub trait Store: Resources + Send + Sync + 'static {
+pub trait Store: Resources + Bulk + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     // Users and tokens.
@@ -754,4 +754,23 @@ pub trait Resources: Send + Sync + 'static {
         patch: ApplicationPatch,
     ) -> StoreResult<Application>;
     async fn delete_application(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+}
+
+/// Rows for bulk loading (`orgd admin seed`).
+#[derive(Debug, Clone, Default)]
+pub struct SeedBatch {
+    /// id, username, email, password hash
+    pub users: Vec<(Uuid, String, String, Option<String>)>,
+    /// id, name, slug, owner id
+    pub organizations: Vec<(Uuid, String, String, Uuid)>,
+    /// organization id, user id, role
+    pub memberships: Vec<(Uuid, Uuid, Role)>,
+}
+
+#[async_trait]
+pub trait Bulk: Send + Sync + 'static {
+    /// Inserts a batch in one transaction with multi-row statements.
+    async fn load(&self, batch: SeedBatch) -> StoreResult<()>;
+    /// Refreshes the planner's statistics after a bulk load.
+    async fn analyze(&self) -> StoreResult<()>;
 }

@@ -32,6 +32,7 @@ macro_rules! now_ms {
 
 include!("engine.rs");
 include!("resources.rs");
+include!("bulk.rs");
 
 impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
