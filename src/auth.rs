@@ -205,10 +205,9 @@ impl FromRequestParts<AppState> for Caller {
 pub struct Passwords {
     permits: Arc<Semaphore>,
     dummy: OnceLock<String>,
+    /// How long a password operation may wait for a hashing slot before the request gets 503.
+    queue_wait: Duration,
 }
-
-/// How long a password operation may wait for a hashing slot before the request gets 503.
-const HASH_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 fn argon2() -> Argon2<'static> {
     // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane.
@@ -227,10 +226,11 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 }
 
 impl Passwords {
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(concurrency: usize, queue_wait: Duration) -> Self {
         Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy: OnceLock::new(),
+            queue_wait,
         }
     }
 
@@ -238,7 +238,7 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> ApiResult<T> {
-        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.permits.clone().acquire_owned())
+        let permit = tokio::time::timeout(self.queue_wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| ApiError::unavailable("Too many sign-ins at once, retry shortly"))?
             .map_err(|_| ApiError::internal())?;
@@ -351,7 +351,7 @@ mod tests {
 
     #[tokio::test]
     async fn argon2id_hashes_verify_and_reject() {
-        let p = Passwords::new(2);
+        let p = Passwords::new(2, Duration::from_secs(5));
         let h = p.hash("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(

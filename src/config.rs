@@ -40,6 +40,9 @@ pub struct Settings {
     /// Password hashes computed at once; further logins wait briefly, then get 503 [default: CPU count]
     #[arg(long, env = "ORGD_PASSWORD_HASH_CONCURRENCY", global = true)]
     pub password_hash_concurrency: Option<usize>,
+    /// How long a password operation waits for a hashing slot before 503 [default: 5000]
+    #[arg(long, env = "ORGD_PASSWORD_HASH_QUEUE_MS", global = true)]
+    pub password_hash_queue_ms: Option<u64>,
     /// `text` or `json` [default: text]
     #[arg(long, env = "ORGD_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -61,6 +64,25 @@ pub struct Settings {
     /// First retry delay after a failed delivery, doubled per attempt up to an hour [default: 30]
     #[arg(long, env = "ORGD_SMTP_RETRY_SECS", global = true)]
     pub smtp_retry_secs: Option<u64>,
+    /// Whether the rate limits below apply [default: true]
+    #[arg(long, env = "ORGD_RATE_LIMITS_ENABLED", global = true)]
+    pub rate_limits_enabled: Option<bool>,
+    /// Login attempts per client address per minute [default: 60]
+    #[arg(long, env = "ORGD_LOGIN_ATTEMPTS_PER_MINUTE", global = true)]
+    pub login_attempts_per_minute: Option<u32>,
+    /// Failed logins per account per 15 minutes before further attempts get 429 [default: 10]
+    #[arg(long, env = "ORGD_LOGIN_FAILURES_PER_ACCOUNT", global = true)]
+    pub login_failures_per_account: Option<u32>,
+    /// Sign-ups per client address per hour [default: 30]
+    #[arg(long, env = "ORGD_SIGNUPS_PER_HOUR", global = true)]
+    pub signups_per_hour: Option<u32>,
+    /// Invitations an account may send per hour [default: 500]
+    #[arg(long, env = "ORGD_INVITATIONS_PER_HOUR", global = true)]
+    pub invitations_per_hour: Option<u32>,
+    /// Take the client address from the first `X-Forwarded-For` hop (behind a trusted proxy
+    /// only) [default: false]
+    #[arg(long, env = "ORGD_TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -74,12 +96,19 @@ pub struct Config {
     pub session_lifetime_secs: u64,
     pub body_limit_bytes: usize,
     pub password_hash_concurrency: usize,
+    pub password_hash_queue_ms: u64,
     pub log_format: String,
     pub invitation_lifetime_secs: u64,
     pub invitation_url: String,
     pub smtp_url: Option<String>,
     pub smtp_from: String,
     pub smtp_retry_secs: u64,
+    pub rate_limits_enabled: bool,
+    pub login_attempts_per_minute: u32,
+    pub login_failures_per_account: u32,
+    pub signups_per_hour: u32,
+    pub invitations_per_hour: u32,
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -144,12 +173,19 @@ impl Config {
                     .unwrap_or(2)
             })
             .max(1),
+            password_hash_queue_ms: pick!(password_hash_queue_ms, 5000),
             log_format,
             invitation_lifetime_secs: pick!(invitation_lifetime_secs, 7 * 24 * 3600).max(60),
             invitation_url,
             smtp_url: cli.smtp_url.clone().or(file.smtp_url.clone()),
             smtp_from: pick!(smtp_from, "orgd <no-reply@localhost>".into()),
             smtp_retry_secs: pick!(smtp_retry_secs, 30).max(1),
+            rate_limits_enabled: pick!(rate_limits_enabled, true),
+            login_attempts_per_minute: pick!(login_attempts_per_minute, 60),
+            login_failures_per_account: pick!(login_failures_per_account, 10),
+            signups_per_hour: pick!(signups_per_hour, 30),
+            invitations_per_hour: pick!(invitations_per_hour, 500),
+            trust_forwarded_for: pick!(trust_forwarded_for, false),
         };
         Ok(cfg)
     }
@@ -182,12 +218,22 @@ impl fmt::Debug for Config {
             .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_queue_ms", &self.password_hash_queue_ms)
             .field("log_format", &self.log_format)
             .field("invitation_lifetime_secs", &self.invitation_lifetime_secs)
             .field("invitation_url", &self.invitation_url)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
             .field("smtp_retry_secs", &self.smtp_retry_secs)
+            .field("rate_limits_enabled", &self.rate_limits_enabled)
+            .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field(
+                "login_failures_per_account",
+                &self.login_failures_per_account,
+            )
+            .field("signups_per_hour", &self.signups_per_hour)
+            .field("invitations_per_hour", &self.invitations_per_hour)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod mailer;
+pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod seed;
@@ -34,17 +35,24 @@ pub struct AppState {
     pub passwords: Arc<auth::Passwords>,
     /// Present when a mail server is configured.
     pub mailer: Option<Arc<mailer::Mailer>>,
+    /// Absent when rate limiting is switched off.
+    pub limits: Option<Arc<ratelimit::Limits>>,
 }
 
 impl AppState {
     /// Fails only on an unusable mail server setting.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, String> {
-        let passwords = Arc::new(auth::Passwords::new(config.password_hash_concurrency));
+        let passwords = Arc::new(auth::Passwords::new(
+            config.password_hash_concurrency,
+            std::time::Duration::from_millis(config.password_hash_queue_ms),
+        ));
         let mailer = match &config.smtp_url {
             Some(url) => Some(Arc::new(mailer::Mailer::new(url, &config.smtp_from)?)),
             None => None,
         };
+        let limits = ratelimit::Limits::from_config(&config).map(Arc::new);
         Ok(AppState {
+            limits,
             store,
             config: Arc::new(config),
             passwords,

@@ -106,6 +106,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     init_logging(&config.log_format);
+    if let Some(url) = &config.smtp_url {
+        orgd::mailer::Mailer::new(url, &config.smtp_from)?;
+    }
     tracing::info!(config = ?config, "configuration");
     let store = connect(&config.database_url, config.database_max_connections)
         .await
@@ -171,7 +174,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 users,
             };
             let report = orgd::seed::seed(store.as_ref(), opts, hash, |done, total| {
-                let pct = if total == 0 { 100 } else { done * 100 / total };
+                let pct = (done * 100).checked_div(total).unwrap_or(100);
                 let bar = "#".repeat((pct / 4) as usize);
                 eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} memberships");
                 let _ = std::io::stderr().flush();
@@ -194,7 +197,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             state.passwords.prewarm().await.map_err(|e| e.message)?;
             orgd::mailer::spawn_delivery_worker(state.clone());
             let router = app(state);
-            axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())

@@ -203,7 +203,7 @@ pub async fn seed(
             id: big.0,
             slug: big.1,
         },
-        big_org_members: user_ids.iter().take(100.min(998)).copied().collect(),
+        big_org_members: user_ids.iter().take(100).copied().collect(),
         users: user_count + 3,
         organizations: opts.orgs + 20,
         memberships: total + 20 + 1000 + 18,

@@ -354,7 +354,64 @@ async fn superusers_issue_tokens_for_service_accounts(app: TestApp) {
         .expect(200);
 }
 
+/// An admin must not borrow an owner's powers through an owner service account's tokens.
+async fn admins_cannot_issue_tokens_for_owner_service_accounts(app: TestApp) {
+    let owner = app.user("owner").await;
+    let admin = app.user("admin").await;
+    let org = app.org(&owner, "Acme").await;
+    app.add(&org, &owner, &admin, "admin").await;
+    let base = format!("/organizations/{org}/service-accounts");
+    let osa = app
+        .post(
+            &base,
+            &owner.token,
+            json!({"name": "Release Bot", "role": "owner"}),
+        )
+        .await;
+    let osa = osa.expect(201)["user"]["id"].as_str().unwrap().to_string();
+    let asa = app
+        .post(
+            &base,
+            &owner.token,
+            json!({"name": "Helper Bot", "role": "admin"}),
+        )
+        .await;
+    let asa = asa.expect(201)["user"]["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("{base}/{osa}/tokens"),
+        &admin.token,
+        json!({"name": "mine now"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.delete(&format!("{base}/{osa}"), &admin.token)
+        .await
+        .expect_error(403, "forbidden");
+    app.post(
+        &format!("{base}/{asa}/tokens"),
+        &admin.token,
+        json!({"name": "ok"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("{base}/{osa}/tokens"),
+        &owner.token,
+        json!({"name": "ok"}),
+    )
+    .await
+    .expect(201);
+    let m = app
+        .get(
+            &format!("/organizations/{org}/members/{}", admin.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(m.expect(200)["role"], "admin");
+}
+
 on_both_engines!(
+    admins_cannot_issue_tokens_for_owner_service_accounts,
     personal_access_tokens_are_shown_once_and_revocable,
     scoped_tokens_never_widen_and_follow_membership,
     service_accounts_are_token_only_members,

@@ -11,6 +11,7 @@ use crate::auth::{Caller, mint};
 use crate::domain::Timestamp;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::ratelimit::ClientIp;
 use crate::store::{NewToken, NewUser, TokenKind, User};
 
 #[derive(Deserialize, ToSchema)]
@@ -72,15 +73,20 @@ pub async fn new_session(state: &AppState, user: User) -> ApiResult<AuthResponse
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 403, description = "Sign-up is disabled", body = ErrorBody),
         (status = 409, description = "Email or username taken", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address", body = ErrorBody),
         (status = 503, description = "Password hashing is saturated", body = ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
     if !state.config.signup_enabled {
         return Err(ApiError::forbidden(
             "Sign-up is disabled on this installation",
         ));
+    }
+    if let Some(limits) = &state.limits {
+        limits.signup_per_ip.hit(&ip)?;
     }
     let mut c = Checks::new();
     let email = c.check("email", validate::email(&req.email));
@@ -120,11 +126,18 @@ pub async fn signup(
         (status = 200, body = AuthResponse),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 401, description = "Unknown user or wrong password (indistinguishable)", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address or failures for this account", body = ErrorBody),
         (status = 503, description = "Password hashing is saturated", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
+    let account = req.login.to_lowercase();
+    if let Some(limits) = &state.limits {
+        limits.login_per_ip.hit(&ip)?;
+        limits.login_failures.check(&account)?;
+    }
     if req.login.is_empty() || req.login.len() > 254 || req.password.len() > 1024 {
         return Err(ApiError::invalid_credentials());
     }
@@ -137,8 +150,19 @@ pub async fn login(
     };
     let ok = state.passwords.verify(req.password, hash).await?;
     match user {
-        Some(user) if ok => Ok(Json(new_session(&state, user).await?)),
-        _ => Err(ApiError::invalid_credentials()),
+        Some(user) if ok => {
+            if let Some(limits) = &state.limits {
+                limits.login_failures.reset(&account);
+            }
+            Ok(Json(new_session(&state, user).await?))
+        }
+        _ => {
+            if let Some(limits) = &state.limits {
+                // Counting the failure may itself exhaust the window; the answer stays 401.
+                let _ = limits.login_failures.hit(&account);
+            }
+            Err(ApiError::invalid_credentials())
+        }
     }
 }
 

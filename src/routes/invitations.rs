@@ -118,7 +118,8 @@ pub async fn list(
     params(("org" = String, Path, description = "Organization id or slug")), request_body = CreateInvitationRequest,
     responses((status = 201, body = SentInvitation), (status = 200, description = "A pending invitation was refreshed", body = SentInvitation),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "Already a member", body = ErrorBody)))]
+        (status = 409, description = "Already a member", body = ErrorBody),
+        (status = 429, description = "Too many invitations sent by this account", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,6 +132,11 @@ pub async fn create(
     let mut c = Checks::new();
     let email = c.check("email", validate::email(&req.email));
     c.finish()?;
+    if let Some(limits) = &state.limits {
+        limits
+            .invitations_per_account
+            .hit(&caller.user.id.to_string())?;
+    }
     let (token, hash) = mint_invitation_token();
     let new = NewInvitation {
         organization_id: access.id,
@@ -175,7 +181,8 @@ pub async fn revoke(
 #[utoipa::path(post, path = "/organizations/{org}/invitations/{id}/resend", tag = "invitations",
     params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Invitation id")),
     responses((status = 200, body = SentInvitation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "No longer pending", body = ErrorBody)))]
+        (status = 409, description = "No longer pending", body = ErrorBody),
+        (status = 429, description = "Too many invitations sent by this account", body = ErrorBody)))]
 pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,6 +192,11 @@ pub async fn resend(
     access.writable()?;
     access.require(Role::Admin)?;
     let id = parse_id(&id, "Invitation")?;
+    if let Some(limits) = &state.limits {
+        limits
+            .invitations_per_account
+            .hit(&caller.user.id.to_string())?;
+    }
     let (token, hash) = mint_invitation_token();
     let expires = Timestamp::now().plus_secs(state.config.invitation_lifetime_secs as i64);
     let inv = state

@@ -13,7 +13,7 @@ use crate::authz::Role;
 use crate::domain::Timestamp;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::store::{Member, TokenKind, User};
+use crate::store::{Member, NewToken, TokenKind, User};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -151,18 +151,25 @@ pub async fn create_token(
         ));
     }
     let name = token_fields(&req.name, req.expires_at)?;
-    if !state.store.is_service_account_of(access.id, user).await? {
-        return Err(ApiError::not_found("Service account"));
-    }
-    let created = issue(
-        &state,
-        user,
-        TokenKind::Sa,
-        name,
-        Some(access.id),
-        req.expires_at,
-    )
-    .await?;
+    let (token, hash) = crate::auth::mint(TokenKind::Sa);
+    let new = NewToken {
+        user_id: user,
+        kind: TokenKind::Sa,
+        name: Some(name),
+        hash,
+        organization_id: Some(access.id),
+        expires_at: req.expires_at,
+    };
+    let id = state
+        .store
+        .issue_service_account_token(access.id, access.actor, new)
+        .await?;
+    let info = state
+        .store
+        .token_info(user, id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let created = CreatedToken { info, token };
     Ok((StatusCode::CREATED, Json(created)))
 }
 

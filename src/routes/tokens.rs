@@ -74,18 +74,12 @@ pub async fn issue(
             expires_at,
         })
         .await?;
-    Ok(CreatedToken {
-        info: TokenInfo {
-            id,
-            name: Some(name),
-            kind,
-            organization_id,
-            expires_at,
-            last_used_at: None,
-            created_at: Timestamp::now(),
-        },
-        token,
-    })
+    let info = state
+        .store
+        .token_info(user, id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(CreatedToken { info, token })
 }
 
 /// The caller's personal access (or service-account) tokens; sessions are not listed.

@@ -44,7 +44,10 @@ impl Bulk for SqlStore {
                 "INSERT INTO memberships (organization_id, user_id, role, created_at) ",
             );
             q.push_values(chunk, |mut row, (org, user, role)| {
-                row.push_bind(*org).push_bind(*user).push_bind(role.as_str()).push_bind(now);
+                row.push_bind(*org)
+                    .push_bind(*user)
+                    .push_bind(role.as_str())
+                    .push_bind(now);
             });
             q.build().execute(&mut *tx).await.map_err(err)?;
         }
@@ -52,7 +55,10 @@ impl Bulk for SqlStore {
     }
 
     async fn analyze(&self) -> StoreResult<()> {
-        sqlx::query("ANALYZE").execute(&self.pool).await.map_err(err)?;
+        sqlx::query("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 }

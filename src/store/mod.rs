@@ -659,8 +659,14 @@ pub trait Resources: Send + Sync + 'static {
     async fn list_service_accounts(&self, org: Uuid) -> StoreResult<Vec<Member>>;
     /// Deletes a service account of `org` (with its tokens and memberships).
     async fn delete_service_account(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()>;
-    /// Is `user` a service account whose memberships include `org`?
-    async fn is_service_account_of(&self, org: Uuid, user: Uuid) -> StoreResult<bool>;
+    /// Issues a token for a service account of `org`, scoped to it. The actor's role must be
+    /// at least the service account's: an admin cannot borrow an owner's powers.
+    async fn issue_service_account_token(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        new: NewToken,
+    ) -> StoreResult<Uuid>;
 
     /// Creates an invitation, or refreshes the pending one for the same email (`true`).
     async fn create_invitation(

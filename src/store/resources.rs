@@ -390,17 +390,45 @@ impl Resources for SqlStore {
         commit(tx).await
     }
 
-    async fn is_service_account_of(&self, org: Uuid, user: Uuid) -> StoreResult<bool> {
-        let hit: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.organization_id = $1 AND m.user_id = $2 AND u.is_service_account",
+    async fn issue_service_account_token(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        new: NewToken,
+    ) -> StoreResult<Uuid> {
+        let mut tx = begin_write(&self.pool).await?;
+        lock_org(&mut tx, org).await?;
+        let actor_role = actor_role(&mut tx, org, actor).await?;
+        let is_sa = user_in(&mut tx, new.user_id)
+            .await?
+            .is_some_and(|u| u.is_service_account);
+        let sa_role = match (is_sa, role_of(&mut tx, org, new.user_id).await?) {
+            (true, Some(role)) => role,
+            _ => return Err(StoreError::NotFound("Service account")),
+        };
+        if actor_role < Role::Admin || sa_role > actor_role {
+            return Err(StoreError::Forbidden(
+                "Only members with at least the service account's role can issue its tokens".into(),
+            ));
+        }
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO tokens (id, user_id, kind, name, token_hash, organization_id, expires_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(org)
-        .bind(user)
-        .fetch_optional(&self.pool)
+        .bind(id)
+        .bind(new.user_id)
+        .bind(new.kind.as_str())
+        .bind(&new.name)
+        .bind(&new.hash[..])
+        .bind(Some(org))
+        .bind(new.expires_at)
+        .bind(Timestamp::now())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(hit.is_some())
+        commit(tx).await?;
+        Ok(id)
     }
 
     async fn create_invitation(

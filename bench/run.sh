@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# orgd load benchmark, one command: builds orgd and the baseline server, measures the
+# "physical limit" baselines, then seeds and drives orgd on SQLite and PostgreSQL at two sizes
+# with wrk, and writes a markdown table with ratios against the same run's baselines.
+#
+#   bench/run.sh                          full run (~10 min on 2 idle cores)
+#   BENCH_QUICK=1 bench/run.sh            smoke test: 3 s runs, small size, SQLite only
+#   BENCH_ENGINES=sqlite BENCH_SIZES=large bench/run.sh
+#
+# Knobs (env):
+#   BENCH_ENGINES    "sqlite postgres"     engines to run
+#   BENCH_SIZES      "small large"         small: 1,000 orgs x 10 members; large: 50,000 x 20 (1M)
+#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7"
+#   BENCH_DURATION   10s   BENCH_WARMUP 3s   BENCH_CONNS 64   BENCH_THREADS 2   BENCH_TIMEOUT 5s
+#   BENCH_RETRIES    1     re-runs of a measurement disturbed by foreign CPU load (see lib.sh)
+#   SERVER_CPUS      1     CPU list for orgd, PostgreSQL and the baseline server
+#   LOADGEN_CPUS     0     CPU list for wrk and pgbench
+#   BENCH_OUT        /tmp/orgd-bench/<timestamp>   raw outputs, results.tsv, meta.tsv
+#   BENCH_REPORT     bench/results/latest.md (quick mode: bench/results/quick.md)
+#   BENCH_QUICK      1 = BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RETRIES=0 and, unless set,
+#                    BENCH_ENGINES=sqlite BENCH_SIZES=small
+# Exit status: 0 when every measurement was clean, 3 when some run had a non-2xx response or a
+# socket error (the report shows those as FAILED), other values for setup errors.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  export BENCH_DURATION="${BENCH_DURATION:-3s}" BENCH_WARMUP="${BENCH_WARMUP:-1s}" BENCH_RETRIES="${BENCH_RETRIES:-0}"
+  BENCH_ENGINES="${BENCH_ENGINES:-sqlite}"; BENCH_SIZES="${BENCH_SIZES:-small}"
+  BENCH_REPORT="${BENCH_REPORT:-$HERE/results/quick.md}"
+fi
+BENCH_ENGINES="${BENCH_ENGINES:-sqlite postgres}"
+BENCH_SIZES="${BENCH_SIZES:-small large}"
+BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7}"
+BENCH_REPORT="${BENCH_REPORT:-$HERE/results/latest.md}"
+export BENCH_OUT="${BENCH_OUT:-/tmp/orgd-bench/$(date +%Y%m%d-%H%M%S)}"
+export BENCH_ROOT_PID=$$
+declare -A SIZE_ARGS=(
+  [small]="--orgs 1000 --members-per-org 10"
+  [large]="--orgs 50000 --members-per-org 20"
+)
+for s in $BENCH_SIZES; do [ -n "${SIZE_ARGS[$s]:-}" ] || { echo "unknown size $s (small, large)" >&2; exit 2; }; done
+for e in $BENCH_ENGINES; do case "$e" in sqlite | postgres) ;; *) echo "unknown engine $e (sqlite, postgres)" >&2; exit 2 ;; esac; done
+want_pg=0; [[ " $BENCH_ENGINES " == *" postgres "* ]] && want_pg=1
+
+# --- prerequisites -----------------------------------------------------------------------------
+for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+  [ -x "$d/pg_ctl" ] && { export PATH="$d:$PATH"; break; }
+done
+if ! command -v wrk >/dev/null; then
+  echo "wrk not found: installing it with apt-get"
+  [ "$(id -u)" = 0 ] || { echo "run as root, or install wrk first" >&2; exit 2; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+need=(cargo curl python3 taskset wrk); [ "$want_pg" = 1 ] && need+=(initdb pg_ctl psql pgbench)
+for c in "${need[@]}"; do command -v "$c" >/dev/null || { echo "missing: $c" >&2; exit 2; }; done
+if [ "$(nproc)" -lt 2 ]; then
+  echo "warning: fewer than 2 CPUs; server and load generator share CPU 0" >&2
+  export SERVER_CPUS=0 LOADGEN_CPUS=0
+fi
+
+source "$HERE/lib.sh"
+echo "raw outputs -> $BENCH_OUT"
+PG="$HERE/pg-cluster.sh"
+export PGB_DIR="${PGB_DIR:-/tmp/orgd-bench-pg}"
+SERVER_PID=""; BASE_PID=""; PG_STARTED=0
+stop_pid() { # stop_pid PID: SIGTERM, then wait for it
+  [ -n "$1" ] || return 0
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$SERVER_PID"; SERVER_PID=""
+  stop_pid "$BASE_PID"; BASE_PID=""
+  if [ "$PG_STARTED" = 1 ]; then "$PG" destroy || true; PG_STARTED=0; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+{
+  echo "date: $(date -Is)"
+  echo "host: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+  echo "orgd: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes under src/')"
+  rustc --version; (wrk --version 2>&1 || true) | head -1
+  [ "$want_pg" = 1 ] && postgres --version
+} >"$BENCH_OUT/env.txt"
+meta settings "wrk -t$BENCH_THREADS -c$BENCH_CONNS -d$BENCH_DURATION --timeout $BENCH_TIMEOUT, warm-up $BENCH_WARMUP; server on CPU $SERVER_CPUS, load generator on CPU $LOADGEN_CPUS"
+meta quick "${BENCH_QUICK:-0}"
+
+# --- builds ------------------------------------------------------------------------------------
+echo "== building orgd (cargo build --release)"
+(cd "$ROOT" && cargo build --release) >"$BENCH_OUT/build-orgd.log" 2>&1 || { tail -20 "$BENCH_OUT/build-orgd.log" >&2; exit 1; }
+ORGD="$ROOT/target/release/orgd"
+echo "== building the baseline server (bench/baseline)"
+locked=(); [ -f "$HERE/baseline/Cargo.lock" ] && locked=(--locked)
+cargo build --release "${locked[@]}" --manifest-path "$HERE/baseline/Cargo.toml" --target-dir "$HERE/baseline/target" \
+  >"$BENCH_OUT/build-baseline.log" 2>&1 || { tail -20 "$BENCH_OUT/build-baseline.log" >&2; exit 1; }
+BASELINE="$HERE/baseline/target/release/orgd-bench-baseline"
+
+if [ "$want_pg" = 1 ]; then
+  export PGB_PORT="$(free_port)"
+  echo "== PostgreSQL: throwaway cluster in $PGB_DIR on port $PGB_PORT, CPU $SERVER_CPUS"
+  PGB_CPUS="$SERVER_CPUS" "$PG" start >/dev/null; PG_STARTED=1
+fi
+
+# --- baselines ---------------------------------------------------------------------------------
+ITEMS_DB="/tmp/orgd-bench/baseline-items-1000000.sqlite"
+if [ ! -f "$ITEMS_DB" ]; then
+  echo "== seeding the baseline's 1M-row SQLite table"
+  mkdir -p "$(dirname "$ITEMS_DB")"
+  "$BASELINE" seed "$ITEMS_DB.tmp" 1000000 >/dev/null && mv "$ITEMS_DB.tmp" "$ITEMS_DB"
+fi
+port="$(free_port)"
+taskset -c "$SERVER_CPUS" "$BASELINE" serve "127.0.0.1:$port" "$ITEMS_DB" >"$BENCH_OUT/baseline-server.log" 2>&1 &
+BASE_PID=$!; export SERVER_PIDS="$BASE_PID"
+echo "== baselines (axum server pid $BASE_PID on CPU $SERVER_CPUS)"
+wait_http "http://127.0.0.1:$port/json"
+wrk_run baseline B0_axum_hello_json "http://127.0.0.1:$port/json" get.lua
+BENCH_ROWS=1000000 wrk_run baseline B1_axum_sqlite_pk_1M "http://127.0.0.1:$port/" random-item.lua
+stop_pid "$BASE_PID"; BASE_PID=""
+if [ "$want_pg" = 1 ]; then
+  url="$("$PG" url pgbench)"
+  pgbench -i -q -s 10 "$url" >"$BENCH_OUT/raw/pgbench-init.txt" 2>&1  # 1,000,000 pgbench_accounts rows
+  pgbench_run baseline "B2_pgbench_S_prepared_c$BENCH_CONNS" "$url" prepared "$BENCH_CONNS"
+fi
+
+# --- orgd --------------------------------------------------------------------------------------
+# seed_field NAME: a field of the seed report (dotted path; arrays print one item a line)
+seed_field() {
+  python3 - "$SEED" "$1" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[k]
+print("\n".join(map(str, v)) if isinstance(v, list) else v)
+PY
+}
+# preflight NAME METHOD PATH TOKEN [BODY]: one request with curl before the load, logged
+preflight() {
+  local name="$1" method="$2" path="$3" token="$4" body="${5:-}" args=()
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
+  local code
+  code="$(curl -s -o "$BENCH_OUT/raw/${suite}__preflight_$name.json" -w '%{http_code}' -X "$method" "${args[@]}" "$BASE$path" || echo 000)"
+  echo "$name $method $path -> $code" >>"$BENCH_OUT/raw/${suite}__preflight.txt"
+  case "$code" in 2??) ;; *) echo "   preflight $name: $method $path -> $code $(head -c 200 "$BENCH_OUT/raw/${suite}__preflight_$name.json")" >&2 ;; esac
+}
+
+mkdir -p "$BENCH_OUT/data"
+for engine in $BENCH_ENGINES; do
+  for size in $BENCH_SIZES; do
+    suite="$engine-$size"
+    if [ "$engine" = postgres ]; then
+      psql -q "$("$PG" url postgres)" -c "DROP DATABASE IF EXISTS orgd_$size" >/dev/null
+      DBURL="$("$PG" url "orgd_$size")"
+    else
+      rm -f "$BENCH_OUT/data/orgd-$size.db"*
+      DBURL="sqlite://$BENCH_OUT/data/orgd-$size.db"
+    fi
+    SEED="$BENCH_OUT/$suite-seed.json"
+    echo "== $suite: orgd admin seed ${SIZE_ARGS[$size]}"
+    t0="$(date +%s.%N)"
+    # shellcheck disable=SC2086
+    ORGD_DATABASE_URL="$DBURL" ORGD_LOG=warn "$ORGD" admin seed ${SIZE_ARGS[$size]} >"$SEED" 2>"$BENCH_OUT/$suite-seed.log" \
+      || { tail -5 "$BENCH_OUT/$suite-seed.log" >&2; exit 1; }
+    t1="$(date +%s.%N)"
+    seed_secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}')"
+    meta "$suite.seed_secs" "$seed_secs"
+    meta "$suite.memberships" "$(seed_field memberships)"
+    echo "   seeded $(seed_field memberships) memberships in ${seed_secs}s"
+
+    port="$(free_port)"; BASE="http://127.0.0.1:$port"
+    # Rate limits off: W7 logs in from one address far above the per-address login limit.
+    ORGD_DATABASE_URL="$DBURL" ORGD_LISTEN="127.0.0.1:$port" ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false \
+      taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$suite-server.log" 2>&1 &
+    SERVER_PID=$!; export SERVER_PIDS="$SERVER_PID"
+    wait_http "$BASE/readyz" || { tail -5 "$BENCH_OUT/$suite-server.log" >&2; exit 1; }
+    sleep 2
+    meta "$suite.rss_idle_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
+    echo "   orgd pid $SERVER_PID on CPU $SERVER_CPUS, idle RSS $(rss_kb "$SERVER_PID" VmRSS) kB"
+
+    OWNER="$(seed_field owner.token)"; MEMBER="$(seed_field member.token)"
+    OWNER_NAME="$(seed_field owner.username)"; PASSWORD="$(seed_field password)"
+    ORGX="$(seed_field org_x.id)"; BIG="$(seed_field big_org.id)"
+    IDS="$BENCH_OUT/$suite-big-org-members.txt"; seed_field big_org_members >"$IDS"
+    FIRST_ID="$(head -1 "$IDS")"
+    LOGIN_BODY="{\"login\":\"$OWNER_NAME\",\"password\":\"$PASSWORD\"}"
+    for wl in $BENCH_WORKLOADS; do
+      case "$wl" in
+        W1) preflight W1 GET "/organizations/$ORGX" "$MEMBER"
+            BENCH_TOKEN="$MEMBER" wrk_run "$suite" W1_get_org "$BASE/organizations/$ORGX" get.lua
+            meta "$suite.rss_w1_kb" "$(rss_kb "$SERVER_PID" VmRSS)" ;;
+        W2) preflight W2 GET /organizations "$OWNER"
+            BENCH_TOKEN="$OWNER" wrk_run "$suite" W2_list_my_orgs_20 "$BASE/organizations" get.lua ;;
+        W3) preflight W3 GET "/organizations/$BIG/members?limit=100" "$MEMBER"
+            BENCH_TOKEN="$MEMBER" wrk_run "$suite" W3_list_members_1k_lim100 "$BASE/organizations/$BIG/members?limit=100" get.lua ;;
+        W4) preflight W4 GET "/organizations/$BIG/members/$FIRST_ID" "$MEMBER"
+            BENCH_TOKEN="$MEMBER" BENCH_IDS_FILE="$IDS" BENCH_PATH_PREFIX="/organizations/$BIG/members/" \
+              wrk_run "$suite" W4_get_member "$BASE/" get-each.lua ;;
+        W5) preflight W5 POST /organizations "$OWNER" '{"name":"W5 preflight"}'
+            BENCH_TOKEN="$OWNER" wrk_run "$suite" W5_create_org "$BASE/organizations" create-org.lua ;;
+        W6) preflight W6 PATCH "/organizations/$BIG/members/$FIRST_ID" "$OWNER" '{"role":"member"}'
+            BENCH_TOKEN="$OWNER" BENCH_IDS_FILE="$IDS" BENCH_PATH_PREFIX="/organizations/$BIG/members/" \
+              wrk_run "$suite" W6_change_role "$BASE/" update-role.lua ;;
+        W7) preflight W7 POST /auth/login "" "$LOGIN_BODY"
+            BENCH_TOKEN="" BENCH_BODY="$LOGIN_BODY" wrk_run "$suite" W7_login "$BASE/auth/login" post.lua ;;
+        *) echo "unknown workload $wl" >&2; exit 2 ;;
+      esac
+    done
+    sleep 2
+    meta "$suite.rss_after_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
+    meta "$suite.rss_peak_kb" "$(rss_kb "$SERVER_PID" VmHWM)"
+    stop_pid "$SERVER_PID"; SERVER_PID=""; unset SERVER_PIDS
+  done
+done
+cleanup
+
+# --- report ------------------------------------------------------------------------------------
+mkdir -p "$(dirname "$BENCH_REPORT")"
+python3 "$HERE/report.py" "$BENCH_OUT" >"$BENCH_OUT/results.md"
+cp "$BENCH_OUT/results.md" "$BENCH_REPORT"
+echo
+cat "$BENCH_OUT/results.md"
+echo
+echo "table -> $BENCH_REPORT; raw outputs -> $BENCH_OUT"
+if awk -F'\t' 'NR > 1 && ($6 != "0" || $7 != "0") {bad = 1} END {exit !bad}' "$RESULTS"; then
+  echo "some runs FAILED (non-2xx responses or socket errors): see the table" >&2
+  exit 3
+fi

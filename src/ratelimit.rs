@@ -1,0 +1,163 @@
+//! In-memory rate limits (per node): fixed windows keyed by client address or account. A
+//! refused request gets `429 rate_limited` with `Retry-After`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::{ApiError, ApiResult};
+
+/// `limit` events per `window` for each key.
+pub struct Limiter {
+    limit: u32,
+    window: Duration,
+    counters: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+/// Above this many keys, expired windows are swept on insert so memory stays bounded.
+const SWEEP_AT: usize = 10_000;
+
+impl Limiter {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Limiter {
+            limit: limit.max(1),
+            window,
+            counters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn retry_after(&self, started: Instant, now: Instant) -> u64 {
+        self.window
+            .saturating_sub(now.duration_since(started))
+            .as_secs()
+            .max(1)
+    }
+
+    /// Counts one event for `key`; refuses it when the window's limit is used up.
+    pub fn hit(&self, key: &str) -> ApiResult<()> {
+        let now = Instant::now();
+        let mut map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.limit {
+            return Err(ApiError::rate_limited(self.retry_after(entry.0, now)));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Refuses when `key` has used up its window, without counting an event.
+    pub fn check(&self, key: &str) -> ApiResult<()> {
+        let now = Instant::now();
+        let map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(key) {
+            Some((start, n)) if now.duration_since(*start) < self.window && *n >= self.limit => {
+                Err(ApiError::rate_limited(self.retry_after(*start, now)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Forgets `key` (a successful login clears its failures).
+    pub fn reset(&self, key: &str) {
+        self.counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// The limits of one node; `None` when rate limiting is switched off.
+pub struct Limits {
+    /// Login attempts per client address per minute.
+    pub login_per_ip: Limiter,
+    /// Failed logins per account per 15 minutes.
+    pub login_failures: Limiter,
+    /// Sign-ups per client address per hour.
+    pub signup_per_ip: Limiter,
+    /// Invitations sent per inviting account per hour.
+    pub invitations_per_account: Limiter,
+}
+
+impl Limits {
+    pub fn from_config(c: &crate::config::Config) -> Option<Limits> {
+        c.rate_limits_enabled.then(|| Limits {
+            login_per_ip: Limiter::new(c.login_attempts_per_minute, Duration::from_secs(60)),
+            login_failures: Limiter::new(
+                c.login_failures_per_account,
+                Duration::from_secs(15 * 60),
+            ),
+            signup_per_ip: Limiter::new(c.signups_per_hour, Duration::from_secs(3600)),
+            invitations_per_account: Limiter::new(
+                c.invitations_per_hour,
+                Duration::from_secs(3600),
+            ),
+        })
+    }
+}
+
+/// The client's address: the connection's peer, or the first `X-Forwarded-For` hop when the
+/// installation trusts its proxy.
+pub struct ClientIp(pub String);
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.trust_forwarded_for
+            && let Some(first) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        {
+            return Ok(ClientIp(first.to_owned()));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientIp(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_allows_its_limit_then_refuses_with_retry_after() {
+        let l = Limiter::new(3, Duration::from_secs(60));
+        for _ in 0..3 {
+            l.hit("a").unwrap();
+        }
+        let e = l.hit("a").unwrap_err();
+        assert_eq!(e.code, "rate_limited");
+        assert!(e.retry_after.is_some_and(|s| (1..=60).contains(&s)));
+        assert!(l.check("a").is_err());
+        // Keys are independent, and a reset clears one.
+        l.hit("b").unwrap();
+        l.reset("a");
+        l.hit("a").unwrap();
+    }
+
+    #[test]
+    fn windows_expire() {
+        let l = Limiter::new(1, Duration::from_millis(30));
+        l.hit("a").unwrap();
+        assert!(l.hit("a").is_err());
+        std::thread::sleep(Duration::from_millis(40));
+        l.hit("a").unwrap();
+    }
+}
