@@ -590,12 +590,16 @@ impl Store for SqlStore {
             .last_used_at
             .is_none_or(|t| now.0 - t.0 >= LAST_USED_GRANULARITY_MS)
         {
-            sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+            // Bookkeeping only: a database that cannot take the write (read-only, busy) must
+            // not fail the request.
+            if let Err(e) = sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(row.token_id)
                 .execute(&self.pool)
                 .await
-                .map_err(err)?;
+            {
+                tracing::warn!(error = %e, "cannot record a token's last use");
+            }
         }
         Ok(Some(Authenticated {
             token_id: row.token_id,

@@ -171,26 +171,21 @@ impl TestApp {
                 return None;
             }
         };
-        let db = format!("orgd_test_{}", Uuid::now_v7().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the test cluster");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let _ = conn.close().await;
-        let url = match admin_url.rfind('/') {
-            Some(i) if admin_url[..i].contains('@') || admin_url[..i].matches('/').count() >= 2 => {
-                let (base, rest) = admin_url.split_at(i);
-                let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
-                format!("{base}/{db}{query}")
-            }
-            _ => panic!("ORGD_TEST_POSTGRES_URL must name a database: {admin_url}"),
-        };
+        let url = create_database(&admin_url).await;
         let mut cfg = config(url);
         adjust(&mut cfg);
         Some(Self::build(cfg, "postgres").await)
+    }
+
+    /// An app on a fresh database of a given PostgreSQL server.
+    pub async fn postgres_at(admin_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut cfg = config(create_database(admin_url).await);
+        adjust(&mut cfg);
+        Self::build(cfg, "postgres").await
+    }
+
+    pub async fn sqlite_at(url: &str) -> TestApp {
+        Self::build(config(url.to_string()), "sqlite").await
     }
 
     async fn build(cfg: Config, engine: &'static str) -> TestApp {
@@ -349,6 +344,31 @@ impl TestApp {
     }
 }
 
+/// Creates a database on the server of `admin_url` and returns its URL.
+async fn create_database(admin_url: &str) -> String {
+    let db = format!("orgd_test_{}", Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let _ = conn.close().await;
+    match admin_url.rfind('/') {
+        Some(i) if admin_url[..i].contains('@') || admin_url[..i].matches('/').count() >= 2 => {
+            let (base, rest) = admin_url.split_at(i);
+            let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+            format!("{base}/{db}{query}")
+        }
+        _ => panic!("ORGD_TEST_POSTGRES_URL must name a database: {admin_url}"),
+    }
+}
+
+pub fn postgres_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 fn postgres_admin_url() -> Result<String, String> {
     if let Ok(url) = std::env::var("ORGD_TEST_POSTGRES_URL") {
         return Ok(url);
@@ -370,74 +390,116 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Starts a throwaway cluster (as the `postgres` user when running as root: initdb refuses
-/// root) and a watchdog that stops it and removes its files when this process exits.
-fn start_cluster() -> Result<String, String> {
-    let root = std::env::temp_dir().join(format!("orgd-test-pg-{}", std::process::id()));
-    let data = root.join("data");
-    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let as_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    let pg = |program: &str| -> Command {
-        if as_root {
+/// A throwaway PostgreSQL cluster (run as the `postgres` user when the tests run as root:
+/// initdb refuses root), removed by a watchdog when this process exits.
+pub struct PgCluster {
+    root: PathBuf,
+    data: PathBuf,
+    pub port: u16,
+    as_root: bool,
+}
+
+impl PgCluster {
+    fn pg(&self, program: &str) -> Command {
+        if self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--", program]);
             c
         } else {
             Command::new(program)
         }
-    };
-    if as_root {
-        run(Command::new("chown").args(["-R", "postgres:"]).arg(&root))?;
     }
-    run(pg("initdb").arg("-D").arg(&data).args([
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-        "--no-sync",
-        "-E",
-        "UTF8",
-    ]))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())?;
-    let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=400",
-        root.display()
-    );
-    run(pg("pg_ctl")
-        .arg("-D")
-        .arg(&data)
-        .args(["-o", &opts, "-w", "-l"])
-        .arg(root.join("log"))
-        .arg("start"))?;
-    let stop = if as_root {
-        format!(
-            "runuser -u postgres -- pg_ctl -D {} -m immediate stop",
-            data.display()
-        )
-    } else {
-        format!("pg_ctl -D {} -m immediate stop", data.display())
-    };
-    let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {root}",
-        pid = std::process::id(),
-        root = root.display()
-    );
-    Command::new("setsid")
-        .args(["sh", "-c", &watchdog])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("watchdog: {e}"))?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+
+    pub fn create(name: &str) -> Result<PgCluster, String> {
+        let root = std::env::temp_dir().join(format!("orgd-test-pg-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?;
+        let cluster = PgCluster {
+            data: root.join("data"),
+            root,
+            port,
+            as_root,
+        };
+        if as_root {
+            run(Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(&cluster.root))?;
+        }
+        run(cluster.pg("initdb").arg("-D").arg(&cluster.data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]))?;
+        cluster.start()?;
+        let stop = format!(
+            "{}pg_ctl -D {} -m immediate stop",
+            if as_root {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
+            cluster.data.display()
+        );
+        let watchdog = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {root}",
+            pid = std::process::id(),
+            root = cluster.root.display()
+        );
+        Command::new("setsid")
+            .args(["sh", "-c", &watchdog])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("watchdog: {e}"))?;
+        Ok(cluster)
+    }
+
+    pub fn start(&self) -> Result<(), String> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=400",
+            self.port,
+            self.root.display()
+        );
+        run(self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-o", &opts, "-w", "-l"])
+            .arg(self.root.join("log"))
+            .arg("start"))
+    }
+
+    pub fn stop(&self) -> Result<(), String> {
+        run(self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"]))
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+fn start_cluster() -> Result<String, String> {
+    let cluster = PgCluster::create("shared")?;
+    Ok(cluster.url("postgres"))
 }
 
 impl TestApp {
