@@ -147,8 +147,16 @@ def main():
         engine, _, size = s.partition("-")
         p(f"| {engine} | {size} ({SIZES.get(size, '')}) | {meta.get(s + '.memberships', '-')} "
           f"| {meta.get(s + '.seed_secs', '-')} | {mb(meta.get(s + '.rss_idle_kb'))} "
-          f"| {mb(meta.get(s + '.rss_w1_kb'))} | {mb(meta.get(s + '.rss_after_kb'))} "
+          f"| {mb(meta.get(s + '.rss_after_W1_kb'))} | {mb(meta.get(s + '.rss_after_kb'))} "
           f"| {mb(meta.get(s + '.rss_peak_kb'))} |")
+    p()
+
+    p("RSS after each workload (MB):")
+    p()
+    for s in suites:
+        steps = [f"{wl} {mb(meta[f'{s}.rss_after_{wl}_kb'])}" for wl in WORKLOADS if f"{s}.rss_after_{wl}_kb" in meta]
+        if steps:
+            p(f"- {s}: idle {mb(meta.get(s + '.rss_idle_kb'))}, " + ", ".join(steps))
     p()
 
     p("## Targets")
@@ -198,7 +206,7 @@ def main():
             loss = 1 - num(b["req_s"]) / num(a["req_s"])
             p(f"| <= 20% loss small -> large | {e} {wl} | {loss * 100:+.0f}% | {verdict(loss <= 0.20)} |")
     for s in suites:
-        idle, w1 = num(meta.get(s + ".rss_idle_kb")), num(meta.get(s + ".rss_w1_kb"))
+        idle, w1 = num(meta.get(s + ".rss_idle_kb")), num(meta.get(s + ".rss_after_W1_kb"))
         if idle is not None:
             p(f"| RSS idle <= 50 MB | {s} | {idle / MB:.1f} MB | {verdict(idle / MB <= 50)} |")
         if w1 is not None:

@@ -188,8 +188,7 @@ for engine in $BENCH_ENGINES; do
     for wl in $BENCH_WORKLOADS; do
       case "$wl" in
         W1) preflight W1 GET "/organizations/$ORGX" "$MEMBER"
-            BENCH_TOKEN="$MEMBER" wrk_run "$suite" W1_get_org "$BASE/organizations/$ORGX" get.lua
-            meta "$suite.rss_w1_kb" "$(rss_kb "$SERVER_PID" VmRSS)" ;;
+            BENCH_TOKEN="$MEMBER" wrk_run "$suite" W1_get_org "$BASE/organizations/$ORGX" get.lua ;;
         W2) preflight W2 GET /organizations "$OWNER"
             BENCH_TOKEN="$OWNER" wrk_run "$suite" W2_list_my_orgs_20 "$BASE/organizations" get.lua ;;
         W3) preflight W3 GET "/organizations/$BIG/members?limit=100" "$MEMBER"
@@ -206,6 +205,7 @@ for engine in $BENCH_ENGINES; do
             BENCH_TOKEN="" BENCH_BODY="$LOGIN_BODY" wrk_run "$suite" W7_login "$BASE/auth/login" post.lua ;;
         *) echo "unknown workload $wl" >&2; exit 2 ;;
       esac
+      meta "$suite.rss_after_${wl}_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
     done
     sleep 2
     meta "$suite.rss_after_kb" "$(rss_kb "$SERVER_PID" VmRSS)"

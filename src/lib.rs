@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod seed;
+pub mod spec;
 pub mod store;
 
 use crate::config::Config;
@@ -158,17 +159,25 @@ fn api() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The OpenAPI document of every operation.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+/// The OpenAPI document of every operation, as published at `/openapi.json`.
+pub fn openapi() -> serde_json::Value {
+    spec::complete(api().into_openapi())
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let (router, spec) = api().split_for_parts();
+    let spec = Arc::new(spec::complete(spec));
     router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let spec = spec.clone();
+                async move { axum::Json(spec.as_ref().clone()) }
+            }),
+        )
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -99,9 +99,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Command::Openapi = cli.command {
         println!(
             "{}",
-            orgd::openapi()
-                .to_pretty_json()
-                .map_err(|e| e.to_string())?
+            serde_json::to_string_pretty(&orgd::openapi()).map_err(|e| e.to_string())?
         );
         return Ok(());
     }

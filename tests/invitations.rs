@@ -123,7 +123,7 @@ async fn lifecycle_in_development_mode(app: TestApp) {
         json!({"token": new_token}),
     )
     .await
-    .expect_error(400, "invalid_request");
+    .expect_error(409, "conflict");
     let o = app
         .get(&format!("/organizations/{org}"), &owner.token)
         .await;
@@ -284,7 +284,7 @@ async fn revoked_declined_and_expired_invitations_are_refused(app: TestApp) {
         json!({"token": inv["token"]}),
     )
     .await
-    .expect_error(400, "invalid_request");
+    .expect_error(409, "conflict");
     let list = app
         .get(&format!("/organizations/{org}/invitations"), &owner.token)
         .await;
@@ -308,7 +308,7 @@ async fn revoked_declined_and_expired_invitations_are_refused(app: TestApp) {
         json!({"token": inv["token"]}),
     )
     .await
-    .expect_error(400, "invalid_request");
+    .expect_error(409, "conflict");
 
     let inv = invite(&app, &org, &owner.token, "gina@example.com", "member")
         .await
@@ -322,7 +322,7 @@ async fn revoked_declined_and_expired_invitations_are_refused(app: TestApp) {
         json!({"token": inv["token"]}),
     )
     .await
-    .expect_error(400, "invalid_request");
+    .expect_error(409, "conflict");
     let o = app
         .get(&format!("/organizations/{org}"), &owner.token)
         .await;
@@ -394,7 +394,7 @@ async fn fifty_concurrent_accepts_make_one_membership(app: TestApp) {
     for t in tasks {
         match t.await.unwrap() {
             200 => ok += 1,
-            400 => {}
+            409 => {}
             s => panic!("unexpected status {s}"),
         }
     }

@@ -11,7 +11,7 @@ async fn create_with_every_field_and_derived_slug(app: TestApp) {
         .post(
             "/organizations",
             &alice.token,
-            json!({"name": "Acme Inc.", "description": "Anvils", "logo_url": "https://acme.test/logo.png", "country_code": "de", "metadata": {"tier": 1}}),
+            json!({"name": "Acme Inc.", "description": "Anvils", "logo_url": "https://acme.test/logo.png", "country_code": "DE", "metadata": {"tier": 1}}),
         )
         .await;
     let o = r.expect(201).clone();
@@ -72,6 +72,7 @@ async fn create_validates_every_field(app: TestApp) {
         json!({"name": "A", "country_code": "XX"}),
         json!({"name": "A", "country_code": "UK"}),
         json!({"name": "A", "country_code": "DEU"}),
+        json!({"name": "A", "country_code": "de"}),
         json!({"name": "A", "logo_url": "not a url"}),
         json!({"name": "A", "logo_url": "ftp://example.com/x.png"}),
         json!({"name": "A", "metadata": "text"}),
@@ -311,7 +312,7 @@ async fn patch_enforces_per_field_permissions(app: TestApp) {
     app.patch(&path, &member.token, json!({"name": "Mine"}))
         .await
         .expect_error(403, "forbidden");
-    let r = app.patch(&path, &admin.token, json!({"name": "Initech Ltd", "slug": "initech-ltd", "description": "TPS", "country_code": "us", "metadata": {"a": 1}})).await;
+    let r = app.patch(&path, &admin.token, json!({"name": "Initech Ltd", "slug": "initech-ltd", "description": "TPS", "country_code": "US", "metadata": {"a": 1}})).await;
     let body = r.expect(200);
     assert_eq!(body["slug"], "initech-ltd");
     assert_eq!(body["country_code"], "US");
@@ -381,7 +382,7 @@ async fn ownership_transfer(app: TestApp) {
     let path = format!("/organizations/{org}");
     app.patch(&path, &owner.token, json!({"owner_id": outsider.id}))
         .await
-        .expect_error(400, "invalid_request");
+        .expect_error(409, "conflict");
     let r = app
         .patch(&path, &owner.token, json!({"owner_id": bob.id}))
         .await;

@@ -112,7 +112,7 @@ async fn project_members_are_organization_members(app: TestApp) {
 
     app.post(&base, &admin.token, json!({"user_id": outsider.id}))
         .await
-        .expect_error(400, "invalid_request");
+        .expect_error(409, "conflict");
     let m = app
         .post(
             &base,
@@ -215,7 +215,7 @@ async fn applications_crud(app: TestApp) {
         json!({"name": "CLI", "project_id": foreign}),
     )
     .await
-    .expect_error(400, "invalid_request");
+    .expect_error(409, "conflict");
     let a = app
         .post(
             &base,

@@ -19,10 +19,15 @@ const CODES: [&str; 249] = [
     "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
 ];
 
-/// The canonical (upper-case) code when `code` is an assigned ISO 3166-1 alpha-2 code.
+/// Every assigned code, upper-case, sorted.
+pub fn codes() -> &'static [&'static str] {
+    &CODES
+}
+
+/// `code` when it is an assigned ISO 3166-1 alpha-2 code, written as the standard does (upper
+/// case).
 pub fn normalize(code: &str) -> Option<String> {
-    let upper = code.to_ascii_uppercase();
-    CODES.binary_search(&upper.as_str()).ok().map(|_| upper)
+    CODES.binary_search(&code).ok().map(|_| code.to_owned())
 }
 
 #[cfg(test)]
@@ -35,10 +40,10 @@ mod tests {
     }
 
     #[test]
-    fn accepts_assigned_codes_in_any_case() {
+    fn accepts_assigned_codes_in_upper_case() {
         assert_eq!(normalize("DE").as_deref(), Some("DE"));
-        assert_eq!(normalize("us").as_deref(), Some("US"));
-        assert_eq!(normalize("Ax").as_deref(), Some("AX"));
+        assert_eq!(normalize("AX").as_deref(), Some("AX"));
+        assert_eq!(normalize("us"), None);
     }
 
     #[test]

@@ -4,6 +4,8 @@ use uuid::Uuid;
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
+/// Deeper pages are for `after`, which stays fast.
+pub const MAX_OFFSET: u64 = 1_000_000_000;
 
 /// A keyset position: the sort key of the last item of the previous page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +64,11 @@ impl Page {
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(("limit", format!("must be between 1 and {MAX_LIMIT}")));
         }
-        if offset.is_some() && after.is_some() {
-            return Err(("after", "cannot be combined with offset".into()));
-        }
-        if offset.is_some_and(|o| o > i64::MAX as u64) {
-            return Err(("offset", "is too large".into()));
+        if offset.is_some_and(|o| o > MAX_OFFSET) {
+            return Err((
+                "offset",
+                format!("must be at most {MAX_OFFSET}; use after for deep pages"),
+            ));
         }
         let after = match after {
             None => None,
@@ -115,7 +117,9 @@ mod tests {
         assert!(Page::parse(Some(0), None, None).is_err());
         assert!(Page::parse(Some(1001), None, None).is_err());
         assert!(Page::parse(Some(1000), Some(5), None).is_ok());
-        assert!(Page::parse(None, Some(1), Some("i0190a6e47c2b7d4e8f00123456789abc")).is_err());
+        // Both: the offset counts from the cursor.
+        let both = Page::parse(None, Some(1), Some("i0190a6e47c2b7d4e8f00123456789abc")).unwrap();
+        assert_eq!((both.offset, both.by_offset), (1, true));
         assert_eq!(
             Page::parse(None, None, Some("nope")).unwrap_err().0,
             "after"

@@ -1,5 +1,8 @@
 //! Field rules of the contract. Each check returns the message a client sees in `details`.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde_json::Value;
 
 use crate::error::{ApiError, FieldError};
@@ -40,16 +43,43 @@ fn char_len(s: &str) -> usize {
 
 pub const SLUG_MAX: usize = 253;
 
+/// The patterns below are also published in the OpenAPI document (`crate::spec`), so a request
+/// valid by the document is exactly a request these checks accept.
+pub const EMAIL_PATTERN: &str = "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+pub const USERNAME_PATTERN: &str = "^[a-zA-Z0-9_.-]{1,64}$";
+pub const SLUG_PATTERN: &str = "^[a-zA-Z0-9-]{1,253}$";
+/// Slugs shaped like an id (hyphenated or simple UUID) are refused.
+pub const UUID_PATTERNS: [&str; 2] = [
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "^[0-9a-fA-F]{32}$",
+];
+pub const URL_PATTERN: &str = "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$";
+/// Names need one character that is not white space.
+pub const NON_BLANK: &str = "\\S";
+
+fn matches(pattern: &'static str, s: &str) -> bool {
+    static CACHE: LazyLock<std::sync::Mutex<Vec<(&'static str, Regex)>>> =
+        LazyLock::new(|| std::sync::Mutex::new(Vec::new()));
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, re)) = cache.iter().find(|(p, _)| *p == pattern) {
+        return re.is_match(s);
+    }
+    let re = Regex::new(pattern).expect("valid pattern");
+    let hit = re.is_match(s);
+    cache.push((pattern, re));
+    hit
+}
+
 /// `^[a-zA-Z0-9-]+$`, 1–253 characters, and not shaped like an id (an `{org}` path segment is an
 /// id or a slug, so a slug that parses as a UUID would be ambiguous).
 pub fn slug(s: &str) -> Result<String, String> {
     if s.is_empty() || s.len() > SLUG_MAX {
         return Err(format!("must be 1 to {SLUG_MAX} characters"));
     }
-    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if !matches(SLUG_PATTERN, s) {
         return Err("must match ^[a-zA-Z0-9-]+$".into());
     }
-    if uuid::Uuid::try_parse(s).is_ok() {
+    if UUID_PATTERNS.iter().any(|p| matches(p, s)) {
         return Err("must not be a UUID".into());
     }
     Ok(s.to_owned())
@@ -76,13 +106,15 @@ pub fn slug_from_name(name: &str) -> String {
     if out.is_empty() { "org".into() } else { out }
 }
 
+/// 1–256 characters, not all white space; stored trimmed.
 pub fn org_name(s: &str) -> Result<String, String> {
-    let t = s.trim();
-    match char_len(t) {
-        0 => Err("must not be empty".into()),
-        n if n > 256 => Err("must be at most 256 characters".into()),
-        _ => Ok(t.to_owned()),
+    if char_len(s) > 256 {
+        return Err("must be at most 256 characters".into());
     }
+    if !matches(NON_BLANK, s) {
+        return Err("must not be empty".into());
+    }
+    Ok(s.trim().to_owned())
 }
 
 pub fn person_name(s: &str) -> Result<String, String> {
@@ -128,25 +160,11 @@ pub fn username_from_email(email: &str) -> String {
 }
 
 pub fn email(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    let bad = || Err("must be a valid email address".to_string());
-    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad();
+    if s.len() <= 254 && matches(EMAIL_PATTERN, s) {
+        Ok(s.to_owned())
+    } else {
+        Err("must be a valid email address".into())
     }
-    let Some((local, domain)) = s.split_once('@') else {
-        return bad();
-    };
-    if local.is_empty()
-        || local.len() > 64
-        || domain.contains('@')
-        || !domain.contains('.')
-        || domain.starts_with(['.', '-'])
-        || domain.ends_with(['.', '-'])
-        || domain.contains("..")
-    {
-        return bad();
-    }
-    Ok(s.to_owned())
 }
 
 pub fn password(s: &str) -> Result<String, String> {
@@ -158,14 +176,13 @@ pub fn password(s: &str) -> Result<String, String> {
 }
 
 pub fn http_url(s: &str) -> Result<String, String> {
-    if s.len() > 2048 {
+    if char_len(s) > 2048 {
         return Err("must be at most 2048 characters".into());
     }
-    match url::Url::parse(s) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
-            Ok(s.to_owned())
-        }
-        _ => Err("must be an http(s) URL".into()),
+    if matches(URL_PATTERN, s) {
+        Ok(s.to_owned())
+    } else {
+        Err("must be an http(s) URL".into())
     }
 }
 
@@ -200,6 +217,7 @@ mod tests {
         assert!(slug("acme inc").is_err());
         assert!(slug("ümlaut").is_err());
         assert!(slug("0190a6e4-7c2b-7d4e-8f00-123456789abc").is_err());
+        assert!(slug("0190a6e47c2b7d4e8f00123456789abc").is_err());
     }
 
     #[test]
@@ -243,6 +261,7 @@ mod tests {
         assert_eq!(org_name(" Acme ").unwrap(), "Acme");
         assert!(org_name(&"é".repeat(256)).is_ok());
         assert!(org_name(&"é".repeat(257)).is_err());
+        assert!(org_name(&format!(" {}", "x".repeat(256))).is_err());
         assert!(metadata(&serde_json::json!({"a": 1})).is_ok());
         assert!(metadata(&serde_json::json!([1])).is_err());
     }

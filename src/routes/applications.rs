@@ -65,7 +65,8 @@ pub async fn list(
 /// Create an application (owners and admins).
 #[utoipa::path(post, path = "/organizations/{org}/applications", tag = "applications",
     params(("org" = String, Path, description = "Organization id or slug")), request_body = CreateApplicationRequest,
-    responses((status = 201, body = Application), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = Application), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`project_id` names no project of this organization", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +118,8 @@ pub async fn get(
 #[utoipa::path(patch, path = "/organizations/{org}/applications/{id}", tag = "applications",
     params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Application id")),
     request_body = UpdateApplicationRequest,
-    responses((status = 200, body = Application), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Application), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`project_id` names no project of this organization", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,

@@ -33,7 +33,9 @@ pub struct AcceptInvitationRequest {
     pub token: String,
     /// Without a bearer token: the password of the account created for the invitee.
     pub password: Option<String>,
+    /// For a new account only (with `password`); otherwise not used.
     pub name: Option<String>,
+    /// For a new account only (with `password`); otherwise not used.
     pub username: Option<String>,
 }
 
@@ -230,9 +232,10 @@ fn token_hash(token: &str) -> ApiResult<[u8; 32]> {
     Ok(crate::auth::hash_token(token))
 }
 
-/// Accept an invitation, once. Signed in: the account's email must be the invited one. Not
-/// signed in: `password` creates the invitee's account (or sets the password of a provisioned,
-/// password-less one) and the response carries a session.
+/// Accept an invitation, once. With `password`: creates the invitee's account (or sets the
+/// password of a provisioned, password-less one) and the response carries a session; `409` when
+/// the invitee already has a password account. Without: the signed-in caller accepts, and their
+/// email must be the invited one.
 #[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptInvitationRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = AcceptedInvitation), (status = 400, description = "Expired, used, revoked or declined; or invalid input", body = ErrorBody),
@@ -244,29 +247,26 @@ pub async fn accept(
     Json(req): Json<AcceptInvitationRequest>,
 ) -> ApiResult<Json<AcceptedInvitation>> {
     let hash = token_hash(&req.token)?;
-    let invitee = match &caller {
-        Some(c) => {
+    // With a password this is the new-account flow, whoever calls; without one, the caller's
+    // own account accepts.
+    let invitee = match (&req.password, &caller) {
+        (None, Some(c)) => {
             if c.scope.is_some() || c.user.is_service_account {
                 return Err(ApiError::forbidden(
                     "Accept invitations with a personal session",
                 ));
             }
-            if req.password.is_some() || req.name.is_some() || req.username.is_some() {
-                return Err(ApiError::invalid(
-                    "password, name and username are for invitees without an account",
-                ));
-            }
             Invitee::User(c.user.id)
         }
-        None => {
+        (None, None) => {
+            return Err(ApiError::field(
+                "password",
+                "sign in, or give a password for a new account",
+            ));
+        }
+        (Some(password), _) => {
             let mut c = Checks::new();
-            let password = match &req.password {
-                Some(p) => c.check("password", validate::password(p)),
-                None => c.check(
-                    "password",
-                    Err::<String, _>("sign in, or give a password for a new account".into()),
-                ),
-            };
+            let password = c.check("password", validate::password(password));
             let name = req
                 .name
                 .as_ref()
@@ -284,7 +284,7 @@ pub async fn accept(
             }
         }
     };
-    let new_account = caller.is_none();
+    let new_account = req.password.is_some();
     let (user, org) = state.store.accept_invitation(hash, invitee).await?;
     let member = state
         .store
@@ -307,7 +307,8 @@ pub async fn accept(
 #[utoipa::path(post, path = "/invitations/decline", tag = "invitations", request_body = DeclineInvitationRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "No longer pending", body = ErrorBody)))]
 pub async fn decline(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

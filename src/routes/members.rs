@@ -77,7 +77,7 @@ pub async fn list(
     }
     let filter = MemberFilter {
         role: q.role,
-        q: q.q.filter(|s| !s.is_empty()),
+        q: super::search("q", q.q)?,
     };
     let members = state.store.list_members(access.id, &filter, &page).await?;
     Ok(paged(&uri, &page, members, |m| {

@@ -112,6 +112,21 @@ pub fn ok() -> Json<Ok> {
     Json(Ok { ok: true })
 }
 
+/// Longest search string (`q`, `name`) in a list query.
+pub const SEARCH_MAX: usize = 256;
+
+/// A search string, refused when longer than `SEARCH_MAX` characters; empty means none.
+pub fn search(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.chars().count() > SEARCH_MAX => Err(ApiError::field(
+            field,
+            format!("must be at most {SEARCH_MAX} characters"),
+        )),
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
 pub fn page(
     limit: Option<u32>,
     offset: Option<u64>,

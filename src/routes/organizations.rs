@@ -116,7 +116,7 @@ pub async fn list(
         member: (!caller.is_superuser()).then_some(caller.user.id),
         viewer: caller.user.id,
         only: caller.scope,
-        name: q.name.filter(|n| !n.is_empty()),
+        name: super::search("name", q.name)?,
         owner_id: q.owner_id,
         status: q.status,
         active_only: q.active_only.unwrap_or(false),

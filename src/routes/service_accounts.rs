@@ -150,7 +150,7 @@ pub async fn create_token(
             "tokens made here are scoped to this organization",
         ));
     }
-    let name = token_fields(&req.name, req.expires_at)?;
+    let name = token_fields(&req.name)?;
     let (token, hash) = crate::auth::mint(TokenKind::Sa);
     let new = NewToken {
         user_id: user,
@@ -189,7 +189,7 @@ pub async fn create_token_as_superuser(
         ));
     }
     let user = parse_id(&user, "User")?;
-    let name = token_fields(&req.name, req.expires_at)?;
+    let name = token_fields(&req.name)?;
     let target = state
         .store
         .user(user)

@@ -232,7 +232,8 @@ pub async fn list_users(
     if matches!(page.after, Some(Cursor::At(..))) {
         return Err(ApiError::field("after", "is not a valid cursor"));
     }
-    let users = state.store.list_users(q.q.as_deref(), &page).await?;
+    let search = super::search("q", q.q)?;
+    let users = state.store.list_users(search.as_deref(), &page).await?;
     Ok(paged(&uri, &page, users, |u| Cursor::Id(u.id)))
 }
 

@@ -632,7 +632,7 @@ impl Store for SqlStore {
             .await
             .map_err(err)?;
         match owner {
-            None => return Err(StoreError::Invalid("owner_id does not name a user".into())),
+            None => return Err(StoreError::NotFound("User")),
             Some(true) => {
                 return Err(StoreError::Forbidden(
                     "Service accounts cannot own organizations".into(),
@@ -876,9 +876,7 @@ impl Store for SqlStore {
         }
         if let Some(new_owner) = patch.owner_id {
             if role_of(&mut tx, id, new_owner).await?.is_none() {
-                return Err(StoreError::Invalid(
-                    "owner_id: the new owner must be a member".into(),
-                ));
+                return Err(StoreError::Conflict("the new owner must be a member".into()));
             }
             sqlx::query(
                 "UPDATE memberships SET role = 'owner' WHERE organization_id = $1 AND user_id = $2",

@@ -231,9 +231,7 @@ async fn check_app_project(tx: &mut Tx, org: Uuid, project: Option<Uuid>) -> Sto
                 .await
                 .map_err(err)?;
         if hit.is_none() {
-            return Err(StoreError::Invalid(
-                "project_id does not name a project of this organization".into(),
-            ));
+            return Err(StoreError::Conflict("project_id does not name a project of this organization".into()));
         }
     }
     Ok(())
@@ -715,7 +713,7 @@ impl Resources for SqlStore {
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default();
-                return Err(StoreError::Invalid(format!("The invitation is {word}")));
+                return Err(StoreError::Conflict(format!("The invitation is {word}")));
             }
         }
         let user = match invitee {
@@ -1032,9 +1030,7 @@ impl Resources for SqlStore {
         lock_org(&mut tx, org).await?;
         project_in(&mut tx, org, project).await?;
         if role_of(&mut tx, org, user).await?.is_none() {
-            return Err(StoreError::Invalid(
-                "only members of the organization can join its projects".into(),
-            ));
+            return Err(StoreError::Conflict("only members of the organization can join its projects".into()));
         }
         let exists: Option<i32> = sqlx::query_scalar(
             "SELECT 1 FROM project_members WHERE project_id = $1 AND user_id = $2",

@@ -1,0 +1,51 @@
+"""Schemathesis hooks for orgd's contract run: authenticate as the configured user, and keep
+the fixture organization (`acme`) in place, since fuzzed requests may delete it or make the
+user leave it."""
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import schemathesis
+
+BASE = os.environ["ORGD_URL"]
+OWNER = (os.environ["ORGD_OWNER_LOGIN"], os.environ["ORGD_OWNER_PASSWORD"])
+ACTOR = (os.environ["ORGD_ACTOR_LOGIN"], os.environ["ORGD_ACTOR_PASSWORD"])
+ACTOR_ROLE = os.environ.get("ORGD_ACTOR_ROLE", "owner")
+
+
+def call(method, path, token=None, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status, json.loads(res.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def login(credentials):
+    status, body = call("POST", "/auth/login", body={"login": credentials[0], "password": credentials[1]})
+    if status != 200:
+        raise RuntimeError(f"login as {credentials[0]} failed: {status} {body}")
+    return body["access_token"]
+
+
+@schemathesis.auth(refresh_interval=2)
+class OrgdAuth:
+    def get(self, case, ctx):
+        owner = login(OWNER)
+        if call("GET", "/organizations/acme", owner)[0] == 404:
+            call("POST", "/organizations", owner, {"name": "Acme", "slug": "acme"})
+        if ACTOR != OWNER:
+            call("POST", "/organizations/acme/members", owner, {"email": ACTOR[0], "role": ACTOR_ROLE})
+        return login(ACTOR)
+
+    def set(self, case, data, ctx):
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = "Bearer " + data
