@@ -151,7 +151,7 @@ for engine in $BENCH_ENGINES; do
   for size in $BENCH_SIZES; do
     suite="$engine-$size"
     if [ "$engine" = postgres ]; then
-      psql -q "$("$PG" url postgres)" -c "DROP DATABASE IF EXISTS orgd_$size" >/dev/null
+      PGOPTIONS="-c client_min_messages=warning" psql -q "$("$PG" url postgres)" -c "DROP DATABASE IF EXISTS orgd_$size" >/dev/null
       DBURL="$("$PG" url "orgd_$size")"
     else
       rm -f "$BENCH_OUT/data/orgd-$size.db"*
