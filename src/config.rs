@@ -43,6 +43,10 @@ pub struct Settings {
     /// How long a password operation waits for a hashing slot before 503 [default: 5000]
     #[arg(long, env = "ORGD_PASSWORD_HASH_QUEUE_MS", global = true)]
     pub password_hash_queue_ms: Option<u64>,
+    /// How long this node may serve a read from its cache, in ms; its own writes invalidate at
+    /// once, other nodes' within this time; 0 switches caching off [default: 1000]
+    #[arg(long, env = "ORGD_CACHE_TTL_MS", global = true)]
+    pub cache_ttl_ms: Option<u64>,
     /// `text` or `json` [default: text]
     #[arg(long, env = "ORGD_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -97,6 +101,7 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub password_hash_concurrency: usize,
     pub password_hash_queue_ms: u64,
+    pub cache_ttl_ms: u64,
     pub log_format: String,
     pub invitation_lifetime_secs: u64,
     pub invitation_url: String,
@@ -174,6 +179,7 @@ impl Config {
             })
             .max(1),
             password_hash_queue_ms: pick!(password_hash_queue_ms, 5000),
+            cache_ttl_ms: pick!(cache_ttl_ms, 1000),
             log_format,
             invitation_lifetime_secs: pick!(invitation_lifetime_secs, 7 * 24 * 3600).max(60),
             invitation_url,
@@ -219,6 +225,7 @@ impl fmt::Debug for Config {
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("password_hash_queue_ms", &self.password_hash_queue_ms)
+            .field("cache_ttl_ms", &self.cache_ttl_ms)
             .field("log_format", &self.log_format)
             .field("invitation_lifetime_secs", &self.invitation_lifetime_secs)
             .field("invitation_url", &self.invitation_url)

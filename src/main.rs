@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     init_logging(&config.log_format);
+    orgd::store::cache::set_ttl(config.cache_ttl_ms);
     if let Some(url) = &config.smtp_url {
         orgd::mailer::Mailer::new(url, &config.smtp_from)?;
     }

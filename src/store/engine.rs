@@ -17,6 +17,18 @@ use crate::store::*;
 
 pub struct SqlStore {
     pub(crate) pool: Pool<Db>,
+    pub(crate) caches: Caches,
+}
+
+/// The node's read caches (see `store::cache`).
+#[derive(Default)]
+pub(crate) struct Caches {
+    auth: crate::store::cache::Cache<[u8; 32], Authenticated>,
+    access: crate::store::cache::Cache<(String, Uuid), OrgAccessRow>,
+    organization: crate::store::cache::Cache<(Uuid, Uuid), Organization>,
+    organizations: crate::store::cache::Cache<String, Vec<Organization>>,
+    members: crate::store::cache::Cache<String, Vec<Member>>,
+    member: crate::store::cache::Cache<(Uuid, Uuid), Option<Member>>,
 }
 
 type Tx = Transaction<'static, Db>;
@@ -164,7 +176,9 @@ fn err(e: sqlx::Error) -> StoreError {
 }
 
 async fn commit(tx: Tx) -> StoreResult<()> {
-    tx.commit().await.map_err(err)
+    let done = tx.commit().await.map_err(err);
+    crate::store::cache::invalidate();
+    done
 }
 
 /// Locks the organization row for the rest of the transaction (PostgreSQL `FOR UPDATE`; on
@@ -570,6 +584,13 @@ impl Store for SqlStore {
         hash: [u8; 32],
         now: Timestamp,
     ) -> StoreResult<Option<Authenticated>> {
+        if let Some(hit) = self.caches.auth.get(&hash) {
+            if hit.expires_at.is_some_and(|e| e <= now) {
+                return Ok(None);
+            }
+            return Ok(Some(hit));
+        }
+        let generation = crate::store::cache::generation();
         let row: Option<AuthRow> = sqlx::query_as(concat!(
             "SELECT t.id AS token_id, t.kind, t.organization_id, t.expires_at, t.last_used_at, ",
             user_columns!(),
@@ -601,13 +622,15 @@ impl Store for SqlStore {
                 tracing::warn!(error = %e, "cannot record a token's last use");
             }
         }
-        Ok(Some(Authenticated {
+        let auth = Authenticated {
             token_id: row.token_id,
             kind,
             organization_id: row.organization_id,
             expires_at: row.expires_at,
             user: row.user,
-        }))
+        };
+        self.caches.auth.put(hash, auth.clone(), generation);
+        Ok(Some(auth))
     }
 
     async fn delete_token(&self, id: Uuid) -> StoreResult<bool> {
@@ -616,6 +639,7 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
+        crate::store::cache::invalidate();
         Ok(done.rows_affected() > 0)
     }
 
@@ -722,6 +746,14 @@ impl Store for SqlStore {
             owner_id: Uuid,
             role: Option<String>,
         }
+        let cache_key = match key {
+            OrgKey::Id(id) => (id.to_string(), user),
+            OrgKey::Slug(slug) => (slug.to_lowercase(), user),
+        };
+        if let Some(hit) = self.caches.access.get(&cache_key) {
+            return Ok(Some(hit));
+        }
+        let generation = crate::store::cache::generation();
         let row: Option<Row> = match key {
             OrgKey::Id(id) => {
                 sqlx::query_as(ORG_ACCESS_BY_ID)
@@ -739,15 +771,23 @@ impl Store for SqlStore {
             }
         }
         .map_err(err)?;
-        Ok(row.map(|r| OrgAccessRow {
+        let access = row.map(|r| OrgAccessRow {
             id: r.id,
             status: OrgStatus::parse(&r.status),
             owner_id: r.owner_id,
             role: r.role.as_deref().and_then(Role::parse),
-        }))
+        });
+        if let Some(a) = &access {
+            self.caches.access.put(cache_key, a.clone(), generation);
+        }
+        Ok(access)
     }
 
     async fn organization(&self, id: Uuid, viewer: Uuid) -> StoreResult<Option<Organization>> {
+        if let Some(hit) = self.caches.organization.get(&(id, viewer)) {
+            return Ok(Some(hit));
+        }
+        let generation = crate::store::cache::generation();
         let row: Option<OrgViewRow> = sqlx::query_as(concat!(
             org_view_select!(),
             "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2"
@@ -757,7 +797,13 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(err)?;
-        Ok(row.map(Organization::from))
+        let org = row.map(Organization::from);
+        if let Some(o) = &org {
+            self.caches
+                .organization
+                .put((id, viewer), o.clone(), generation);
+        }
+        Ok(org)
     }
 
     async fn list_organizations(
@@ -765,6 +811,11 @@ impl Store for SqlStore {
         f: &OrgFilter,
         page: &Page,
     ) -> StoreResult<Vec<Organization>> {
+        let cache_key = format!("{f:?}|{page:?}");
+        if let Some(hit) = self.caches.organizations.get(&cache_key) {
+            return Ok(hit);
+        }
+        let generation = crate::store::cache::generation();
         let mut q = QueryBuilder::<Db>::new(org_view_select!());
         match f.member {
             Some(member) => {
@@ -808,7 +859,11 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        Ok(rows.into_iter().map(Organization::from).collect())
+        let orgs: Vec<Organization> = rows.into_iter().map(Organization::from).collect();
+        self.caches
+            .organizations
+            .put(cache_key, orgs.clone(), generation);
+        Ok(orgs)
     }
 
     async fn update_organization(
@@ -876,7 +931,9 @@ impl Store for SqlStore {
         }
         if let Some(new_owner) = patch.owner_id {
             if role_of(&mut tx, id, new_owner).await?.is_none() {
-                return Err(StoreError::Conflict("the new owner must be a member".into()));
+                return Err(StoreError::Conflict(
+                    "the new owner must be a member".into(),
+                ));
             }
             sqlx::query(
                 "UPDATE memberships SET role = 'owner' WHERE organization_id = $1 AND user_id = $2",
@@ -954,6 +1011,11 @@ impl Store for SqlStore {
         f: &MemberFilter,
         page: &Page,
     ) -> StoreResult<Vec<Member>> {
+        let cache_key = format!("{org}|{f:?}|{page:?}");
+        if let Some(hit) = self.caches.members.get(&cache_key) {
+            return Ok(hit);
+        }
+        let generation = crate::store::cache::generation();
         let mut q = QueryBuilder::<Db>::new(MEMBER_SELECT);
         q.push("WHERE m.organization_id = ");
         q.push_bind(org);
@@ -987,17 +1049,29 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        Ok(rows.into_iter().map(Member::from).collect())
+        let members: Vec<Member> = rows.into_iter().map(Member::from).collect();
+        self.caches
+            .members
+            .put(cache_key, members.clone(), generation);
+        Ok(members)
     }
 
     async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
+        if let Some(hit) = self.caches.member.get(&(org, user)) {
+            return Ok(hit);
+        }
+        let generation = crate::store::cache::generation();
         let row: Option<MemberRow> = sqlx::query_as(MEMBER_BY_USER)
             .bind(org)
             .bind(user)
             .fetch_optional(&self.pool)
             .await
             .map_err(err)?;
-        Ok(row.map(Member::from))
+        let member = row.map(Member::from);
+        self.caches
+            .member
+            .put((org, user), member.clone(), generation);
+        Ok(member)
     }
 
     async fn add_member(

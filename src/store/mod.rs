@@ -13,6 +13,7 @@ use crate::authz::{Actor, Role};
 use crate::domain::Timestamp;
 use crate::domain::paging::Page;
 
+pub mod cache;
 pub mod postgres;
 pub mod sqlite;
 

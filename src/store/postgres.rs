@@ -46,6 +46,9 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore {
+            pool,
+            caches: Caches::default(),
+        })
     }
 }

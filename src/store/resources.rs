@@ -231,7 +231,9 @@ async fn check_app_project(tx: &mut Tx, org: Uuid, project: Option<Uuid>) -> Sto
                 .await
                 .map_err(err)?;
         if hit.is_none() {
-            return Err(StoreError::Conflict("project_id does not name a project of this organization".into()));
+            return Err(StoreError::Conflict(
+                "project_id does not name a project of this organization".into(),
+            ));
         }
     }
     Ok(())
@@ -273,6 +275,7 @@ impl Resources for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
+        crate::store::cache::invalidate();
         Ok(done.rows_affected() > 0)
     }
 
@@ -559,6 +562,7 @@ impl Resources for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(err)?;
+        crate::store::cache::invalidate();
         if done.rows_affected() == 0 {
             return match self.invitation(org, id).await? {
                 None => Err(StoreError::NotFound("Invitation")),
@@ -969,6 +973,7 @@ impl Resources for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
+        crate::store::cache::invalidate();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("Project"));
         }
@@ -1030,7 +1035,9 @@ impl Resources for SqlStore {
         lock_org(&mut tx, org).await?;
         project_in(&mut tx, org, project).await?;
         if role_of(&mut tx, org, user).await?.is_none() {
-            return Err(StoreError::Conflict("only members of the organization can join its projects".into()));
+            return Err(StoreError::Conflict(
+                "only members of the organization can join its projects".into(),
+            ));
         }
         let exists: Option<i32> = sqlx::query_scalar(
             "SELECT 1 FROM project_members WHERE project_id = $1 AND user_id = $2",
@@ -1216,6 +1223,7 @@ impl Resources for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
+        crate::store::cache::invalidate();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("Application"));
         }

@@ -63,6 +63,9 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore {
+            pool,
+            caches: Caches::default(),
+        })
     }
 }

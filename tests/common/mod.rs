@@ -514,6 +514,8 @@ impl TestApp {
             let mut c = sqlx::PgConnection::connect(url).await.unwrap();
             sqlx::query(sql).execute(&mut c).await.unwrap();
         }
+        // A change behind orgd's back: its read caches cannot know.
+        orgd::store::cache::invalidate();
     }
 
     /// A count from the test database.
