@@ -7,7 +7,7 @@ const BULK_ROWS: usize = 2000;
 impl Bulk for SqlStore {
     async fn load(&self, batch: SeedBatch) -> StoreResult<()> {
         let now = Timestamp::now();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         for chunk in batch.users.chunks(BULK_ROWS) {
             let mut q = QueryBuilder::<Db>::new(
                 "INSERT INTO users (id, username, email, password_hash, metadata, created_at, updated_at) ",

@@ -18,6 +18,9 @@ use crate::store::*;
 pub struct SqlStore {
     pub(crate) pool: Pool<Db>,
     pub(crate) caches: Caches,
+    /// SQLite's writer queue; PostgreSQL relies on row locks instead and leaves it unused.
+    #[allow(dead_code)]
+    pub(crate) writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The node's read caches (see `store::cache`).
@@ -31,7 +34,25 @@ pub(crate) struct Caches {
     member: crate::store::cache::Cache<(Uuid, Uuid), Option<Member>>,
 }
 
-type Tx = Transaction<'static, Db>;
+/// A write transaction. On SQLite it also holds the node's writer lock: writers queue in order
+/// instead of polling the database's busy handler, which keeps write latency flat under load.
+pub(crate) struct Tx {
+    inner: Transaction<'static, Db>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = <Db as sqlx::Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
 
 macro_rules! user_columns {
     () => {
@@ -176,7 +197,7 @@ fn err(e: sqlx::Error) -> StoreError {
 }
 
 async fn commit(tx: Tx) -> StoreResult<()> {
-    let done = tx.commit().await.map_err(err);
+    let done = tx.inner.commit().await.map_err(err);
     crate::store::cache::invalidate();
     done
 }
@@ -373,7 +394,7 @@ impl Store for SqlStore {
     }
 
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let user = insert_user(&mut tx, new).await?;
         commit(tx).await?;
         Ok(user)
@@ -430,7 +451,7 @@ impl Store for SqlStore {
     }
 
     async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let mut u = user_in(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound("User"))?;
@@ -486,7 +507,7 @@ impl Store for SqlStore {
     }
 
     async fn set_password(&self, id: Uuid, hash: String, keep: Option<Uuid>) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let done =
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(hash)
@@ -536,7 +557,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let owned: Vec<Uuid> = sqlx::query_scalar(LOCK_ORGS_OWNED_BY)
             .bind(id)
             .fetch_all(&mut *tx)
@@ -648,7 +669,7 @@ impl Store for SqlStore {
         new: NewOrganization,
         cap: Option<u32>,
     ) -> StoreResult<Uuid> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         // Serializes concurrent creations by one owner, so the cap holds.
         let owner: Option<bool> = sqlx::query_scalar(LOCK_USER)
             .bind(new.owner_id)
@@ -872,7 +893,7 @@ impl Store for SqlStore {
         actor: Actor,
         patch: OrgPatch,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, id).await?;
         let role = actor_role(&mut tx, id, actor).await?;
         let mut o: OrgRow = sqlx::query_as("SELECT * FROM organizations WHERE id = $1")
@@ -970,7 +991,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_organization(&self, id: Uuid, actor: Actor) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, id).await?;
         if actor_role(&mut tx, id, actor).await? != Role::Owner {
             return Err(StoreError::Forbidden(
@@ -1081,7 +1102,7 @@ impl Store for SqlStore {
         target: MemberTarget,
         role: Role,
     ) -> StoreResult<Member> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         rules::check_add(actor_role, role)?;
@@ -1147,7 +1168,7 @@ impl Store for SqlStore {
         user: Uuid,
         change: RoleChange,
     ) -> StoreResult<Member> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         let current = role_of(&mut tx, org, user)
@@ -1179,7 +1200,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_member(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         let target = role_of(&mut tx, org, user)

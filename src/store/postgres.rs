@@ -14,10 +14,12 @@ const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
      JOIN memberships m ON m.organization_id = o.id \
      WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id FOR UPDATE OF o";
 
-async fn begin_write(
-    pool: &sqlx::Pool<Db>,
-) -> crate::store::StoreResult<sqlx::Transaction<'static, Db>> {
-    pool.begin().await.map_err(crate::store::map_sqlx)
+async fn begin_write(store: &SqlStore) -> crate::store::StoreResult<Tx> {
+    let inner = store.pool.begin().await.map_err(crate::store::map_sqlx)?;
+    Ok(Tx {
+        inner,
+        _writer: None,
+    })
 }
 
 const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, expires_at \
@@ -49,6 +51,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             caches: Caches::default(),
+            writer: Default::default(),
         })
     }
 }

@@ -287,7 +287,7 @@ impl Resources for SqlStore {
         name: String,
         role: Role,
     ) -> StoreResult<(User, Member)> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         rules::check_add(actor_role, role)?;
@@ -338,7 +338,7 @@ impl Resources for SqlStore {
     }
 
     async fn delete_service_account(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         let target = role_of(&mut tx, org, user).await?;
@@ -397,7 +397,7 @@ impl Resources for SqlStore {
         actor: Actor,
         new: NewToken,
     ) -> StoreResult<Uuid> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         let is_sa = user_in(&mut tx, new.user_id)
@@ -438,7 +438,7 @@ impl Resources for SqlStore {
         actor: Actor,
     ) -> StoreResult<(Invitation, bool)> {
         let org = new.organization_id;
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
         if actor_role < Role::Admin {
@@ -581,7 +581,7 @@ impl Resources for SqlStore {
         hash: [u8; 32],
         expires_at: Option<Timestamp>,
     ) -> StoreResult<Invitation> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let done = sqlx::query(
             "UPDATE invitations SET token_hash = $1, expires_at = COALESCE($2, expires_at), \
              updated_at = $3 WHERE organization_id = $4 AND id = $5 AND status = 'pending'",
@@ -701,7 +701,7 @@ impl Resources for SqlStore {
         hash: [u8; 32],
         invitee: Invitee,
     ) -> StoreResult<(User, Uuid)> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         // Locks the invitation: of concurrent accepts, one finds it pending.
         let inv: LockedInvitation = sqlx::query_as(LOCK_INVITATION)
             .bind(&hash[..])
@@ -818,7 +818,7 @@ impl Resources for SqlStore {
     }
 
     async fn decline_invitation(&self, hash: [u8; 32], user: Option<Uuid>) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let inv: LockedInvitation = sqlx::query_as(LOCK_INVITATION)
             .bind(&hash[..])
             .fetch_optional(&mut *tx)
@@ -858,7 +858,7 @@ impl Resources for SqlStore {
         slug: Option<String>,
         description: Option<String>,
     ) -> StoreResult<Project> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let slug = match slug {
             Some(s) => {
@@ -938,7 +938,7 @@ impl Resources for SqlStore {
         id: Uuid,
         patch: ProjectPatch,
     ) -> StoreResult<Project> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let mut p = project_in(&mut tx, org, id).await?;
         if let Some(slug) = patch.slug {
             if project_slug_taken(&mut tx, org, &slug, id).await? {
@@ -1030,7 +1030,7 @@ impl Resources for SqlStore {
         user: Uuid,
         role: ProjectRole,
     ) -> StoreResult<ProjectMember> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         // The membership cannot vanish under us: removals take the same lock.
         lock_org(&mut tx, org).await?;
         project_in(&mut tx, org, project).await?;
@@ -1070,7 +1070,7 @@ impl Resources for SqlStore {
         user: Uuid,
         role: ProjectRole,
     ) -> StoreResult<ProjectMember> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         project_in(&mut tx, org, project).await?;
         let done = sqlx::query(
             "UPDATE project_members SET role = $1 WHERE project_id = $2 AND user_id = $3",
@@ -1090,7 +1090,7 @@ impl Resources for SqlStore {
     }
 
     async fn remove_project_member(&self, org: Uuid, project: Uuid, user: Uuid) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         project_in(&mut tx, org, project).await?;
         let done =
             sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
@@ -1112,7 +1112,7 @@ impl Resources for SqlStore {
         project: Option<Uuid>,
         description: Option<String>,
     ) -> StoreResult<Application> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         check_app_project(&mut tx, org, project).await?;
         let now = Timestamp::now();
         let row = ApplicationRow {
@@ -1179,7 +1179,7 @@ impl Resources for SqlStore {
         id: Uuid,
         patch: ApplicationPatch,
     ) -> StoreResult<Application> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let mut a: ApplicationRow = sqlx::query_as(
             "SELECT id, name, project_id, description, created_at, updated_at FROM applications \
              WHERE organization_id = $1 AND id = $2",

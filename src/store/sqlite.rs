@@ -15,12 +15,17 @@ const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
      JOIN memberships m ON m.organization_id = o.id \
      WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id";
 
-async fn begin_write(
-    pool: &sqlx::Pool<Db>,
-) -> crate::store::StoreResult<sqlx::Transaction<'static, Db>> {
-    pool.begin_with("BEGIN IMMEDIATE")
+async fn begin_write(store: &SqlStore) -> crate::store::StoreResult<Tx> {
+    let writer = store.writer.clone().lock_owned().await;
+    let inner = store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
         .await
-        .map_err(crate::store::map_sqlx)
+        .map_err(crate::store::map_sqlx)?;
+    Ok(Tx {
+        inner,
+        _writer: Some(writer),
+    })
 }
 
 const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, expires_at \
@@ -66,6 +71,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             caches: Caches::default(),
+            writer: Default::default(),
         })
     }
 }
