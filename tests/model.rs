@@ -276,11 +276,11 @@ impl Run {
                 Some(200)
             }
             Op::Accept { org, target } => {
-                let o = self.model.orgs.get_mut(org)?.as_mut()?;
-                let (role, _) = o.invitations.remove(&target)?;
                 if dead(target) {
                     return None;
                 }
+                let o = self.model.orgs.get_mut(org)?.as_mut()?;
+                let (role, _) = o.invitations.remove(&target)?;
                 if o.role(target).is_none() {
                     self.model.clock += 1;
                     let t = self.model.clock;
