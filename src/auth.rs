@@ -207,7 +207,13 @@ pub struct Passwords {
     dummy: OnceLock<String>,
     /// How long a password operation may wait for a hashing slot before the request gets 503.
     queue_wait: Duration,
+    /// Work for the hashing threads. A fixed set of threads (one per slot) rather than tokio's
+    /// growing blocking pool: each argon2 run allocates 19 MiB, and every thread that ever ran
+    /// one keeps its allocator arena, so a login flood would otherwise leave hundreds of MB.
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 fn argon2() -> Argon2<'static> {
     // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane.
@@ -227,10 +233,35 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 
 impl Passwords {
     pub fn new(concurrency: usize, queue_wait: Duration) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("orgd-hash-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job; the threads end
+                        // when `Passwords` (the sender) is dropped.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
         Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy: OnceLock::new(),
             queue_wait,
+            jobs: std::sync::Mutex::new(jobs),
         }
     }
 
@@ -242,13 +273,18 @@ impl Passwords {
             .await
             .map_err(|_| ApiError::unavailable("Too many sign-ins at once, retry shortly"))?
             .map_err(|_| ApiError::internal())?;
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let out = work();
             drop(permit);
-            out
-        })
-        .await
-        .map_err(|_| ApiError::internal())
+            let _ = done.send(out);
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| ApiError::internal())?
+            .send(job)
+            .map_err(|_| ApiError::internal())?;
+        result.await.map_err(|_| ApiError::internal())
     }
 
     /// Computes the dummy hash ahead of the first login, so that even the first failed login
