@@ -7,6 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 st="${SCHEMATHESIS:-schemathesis}"
+# The runs below change directory: make a relative path absolute.
+case "$st" in */*) st="$(cd "$(dirname "$st")" && pwd)/$(basename "$st")" ;; esac
 max_examples="${ST_MAX_EXAMPLES:-25}"
 work="$(mktemp -d /tmp/orgd-contract.XXXXXX)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
