@@ -59,6 +59,13 @@ impl Bulk for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
+        for statement in AFTER_ANALYZE {
+            // Absent when SQLite was built without STAT4: nothing to undo then.
+            if let Err(e) = sqlx::query(*statement).execute(&self.pool).await {
+                tracing::debug!(error = %e, "after ANALYZE");
+            }
+        }
+        crate::store::cache::invalidate();
         Ok(())
     }
 }

@@ -32,6 +32,8 @@ macro_rules! now_ms {
     };
 }
 
+const AFTER_ANALYZE: &[&str] = &[];
+
 include!("engine.rs");
 include!("resources.rs");
 include!("bulk.rs");
