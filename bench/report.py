@@ -103,6 +103,8 @@ def main():
         p(f"- {line}")
     if "settings" in meta:
         p(f"- {meta['settings']}")
+    if "orgd_env" in meta:
+        p(f"- orgd serve environment: `{meta['orgd_env']}`")
     p()
 
     p("## Baselines (same run, same load generator and pinning)")
@@ -204,7 +206,8 @@ def main():
             if not a or not b or failed(a) or failed(b):
                 continue
             loss = 1 - num(b["req_s"]) / num(a["req_s"])
-            p(f"| <= 20% loss small -> large | {e} {wl} | {loss * 100:+.0f}% | {verdict(loss <= 0.20)} |")
+            shown = f"{loss * 100:.0f}% slower" if loss >= 0 else f"{-loss * 100:.0f}% faster"
+            p(f"| <= 20% loss small -> large | {e} {wl} | {shown} | {verdict(loss <= 0.20)} |")
     for s in suites:
         idle, w1 = num(meta.get(s + ".rss_idle_kb")), num(meta.get(s + ".rss_after_W1_kb"))
         if idle is not None:

@@ -17,6 +17,8 @@
 #   LOADGEN_CPUS     0     CPU list for wrk and pgbench
 #   BENCH_OUT        /tmp/orgd-bench/<timestamp>   raw outputs, results.tsv, meta.tsv
 #   BENCH_REPORT     bench/results/latest.md (quick mode: bench/results/quick.md)
+#   BENCH_ORGD_ENV   extra environment for `orgd serve`, e.g. "ORGD_CACHE_TTL_MS=0" to measure
+#                    the database path without the node's read caches
 #   BENCH_QUICK      1 = BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RETRIES=0 and, unless set,
 #                    BENCH_ENGINES=sqlite BENCH_SIZES=small
 # Exit status: 0 when every measurement was clean, 3 when some run had a non-2xx response or a
@@ -60,6 +62,13 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 
 source "$HERE/lib.sh"
+# One benchmark at a time on this machine: two runs would measure each other.
+mkdir -p /tmp/orgd-bench
+exec 9>/tmp/orgd-bench/run.lock
+if ! flock -n 9; then
+  echo "another bench/run.sh is running; waiting for it to finish"
+  flock 9
+fi
 echo "raw outputs -> $BENCH_OUT"
 PG="$HERE/pg-cluster.sh"
 export PGB_DIR="${PGB_DIR:-/tmp/orgd-bench-pg}"
@@ -86,6 +95,8 @@ trap 'exit 130' INT TERM
 } >"$BENCH_OUT/env.txt"
 meta settings "wrk -t$BENCH_THREADS -c$BENCH_CONNS -d$BENCH_DURATION --timeout $BENCH_TIMEOUT, warm-up $BENCH_WARMUP; server on CPU $SERVER_CPUS, load generator on CPU $LOADGEN_CPUS"
 meta quick "${BENCH_QUICK:-0}"
+ORGD_EXTRA_ENV=(); [ -n "${BENCH_ORGD_ENV:-}" ] && read -r -a ORGD_EXTRA_ENV <<<"$BENCH_ORGD_ENV"
+meta orgd_env "ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false${BENCH_ORGD_ENV:+ $BENCH_ORGD_ENV}"
 
 # --- builds ------------------------------------------------------------------------------------
 echo "== building orgd (cargo build --release)"
@@ -100,7 +111,7 @@ BASELINE="$HERE/baseline/target/release/orgd-bench-baseline"
 if [ "$want_pg" = 1 ]; then
   export PGB_PORT="$(free_port)"
   echo "== PostgreSQL: throwaway cluster in $PGB_DIR on port $PGB_PORT, CPU $SERVER_CPUS"
-  PGB_CPUS="$SERVER_CPUS" "$PG" start >/dev/null; PG_STARTED=1
+  PGB_CPUS="$SERVER_CPUS" "$PG" start >/dev/null 9>&-; PG_STARTED=1
 fi
 
 # --- baselines ---------------------------------------------------------------------------------
@@ -108,10 +119,10 @@ ITEMS_DB="/tmp/orgd-bench/baseline-items-1000000.sqlite"
 if [ ! -f "$ITEMS_DB" ]; then
   echo "== seeding the baseline's 1M-row SQLite table"
   mkdir -p "$(dirname "$ITEMS_DB")"
-  "$BASELINE" seed "$ITEMS_DB.tmp" 1000000 >/dev/null && mv "$ITEMS_DB.tmp" "$ITEMS_DB"
+  "$BASELINE" seed "$ITEMS_DB.$$" 1000000 >/dev/null && mv "$ITEMS_DB.$$" "$ITEMS_DB"
 fi
 port="$(free_port)"
-taskset -c "$SERVER_CPUS" "$BASELINE" serve "127.0.0.1:$port" "$ITEMS_DB" >"$BENCH_OUT/baseline-server.log" 2>&1 &
+taskset -c "$SERVER_CPUS" "$BASELINE" serve "127.0.0.1:$port" "$ITEMS_DB" >"$BENCH_OUT/baseline-server.log" 2>&1 9>&- &
 BASE_PID=$!; export SERVER_PIDS="$BASE_PID"
 echo "== baselines (axum server pid $BASE_PID on CPU $SERVER_CPUS)"
 wait_http "http://127.0.0.1:$port/json"
@@ -171,8 +182,8 @@ for engine in $BENCH_ENGINES; do
 
     port="$(free_port)"; BASE="http://127.0.0.1:$port"
     # Rate limits off: W7 logs in from one address far above the per-address login limit.
-    ORGD_DATABASE_URL="$DBURL" ORGD_LISTEN="127.0.0.1:$port" ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false \
-      taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$suite-server.log" 2>&1 &
+    env ORGD_DATABASE_URL="$DBURL" ORGD_LISTEN="127.0.0.1:$port" ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false \
+      "${ORGD_EXTRA_ENV[@]}" taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$suite-server.log" 2>&1 9>&- &
     SERVER_PID=$!; export SERVER_PIDS="$SERVER_PID"
     wait_http "$BASE/readyz" || { tail -5 "$BENCH_OUT/$suite-server.log" >&2; exit 1; }
     sleep 2
