@@ -286,6 +286,36 @@ async fn hand_over_primary_owner(tx: &mut Tx, org: Uuid, leaving: Uuid) -> Store
     Ok(())
 }
 
+/// Ends a membership with its cascade: the primary ownership moves on, and the member's project
+/// memberships and organization-scoped tokens go (worthless without the membership).
+async fn drop_membership(tx: &mut Tx, org: Uuid, user: Uuid, role: Role) -> StoreResult<()> {
+    if role == Role::Owner {
+        hand_over_primary_owner(tx, org, user).await?;
+    }
+    sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(org)
+        .bind(user)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    sqlx::query(
+        "DELETE FROM project_members WHERE user_id = $1 \
+         AND project_id IN (SELECT id FROM projects WHERE organization_id = $2)",
+    )
+    .bind(user)
+    .bind(org)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    sqlx::query("DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2")
+        .bind(org)
+        .bind(user)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
 async fn username_taken(tx: &mut Tx, username: &str) -> StoreResult<bool> {
     let hit: Option<i32> =
         sqlx::query_scalar("SELECT 1 FROM users WHERE lower(username) = lower($1)")
@@ -1208,31 +1238,7 @@ impl Store for SqlStore {
             .ok_or(StoreError::NotFound("Member"))?;
         let owners = owner_count(&mut tx, org).await?;
         rules::check_removal(actor_role, actor.id() == user, target, owners)?;
-        if target == Role::Owner {
-            hand_over_primary_owner(&mut tx, org, user).await?;
-        }
-        sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
-            .bind(org)
-            .bind(user)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        sqlx::query(
-            "DELETE FROM project_members WHERE user_id = $1 \
-             AND project_id IN (SELECT id FROM projects WHERE organization_id = $2)",
-        )
-        .bind(user)
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        // A token scoped to the organization is worthless without the membership.
-        sqlx::query("DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2")
-            .bind(org)
-            .bind(user)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        drop_membership(&mut tx, org, user, target).await?;
         commit(tx).await
     }
 }

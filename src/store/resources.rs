@@ -350,30 +350,7 @@ impl Resources for SqlStore {
         };
         let owners = owner_count(&mut tx, org).await?;
         rules::check_removal(actor_role, false, target, owners)?;
-        if target == Role::Owner {
-            hand_over_primary_owner(&mut tx, org, user).await?;
-        }
-        sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
-            .bind(org)
-            .bind(user)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        sqlx::query(
-            "DELETE FROM project_members WHERE user_id = $1 \
-             AND project_id IN (SELECT id FROM projects WHERE organization_id = $2)",
-        )
-        .bind(user)
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        sqlx::query("DELETE FROM tokens WHERE user_id = $1 AND organization_id = $2")
-            .bind(user)
-            .bind(org)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        drop_membership(&mut tx, org, user, target).await?;
         // A service account that belongs nowhere any more is deleted with its tokens.
         let remaining: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
