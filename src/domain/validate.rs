@@ -28,6 +28,20 @@ impl Checks {
             }
         }
     }
+    /// A nullable PATCH field: a value is checked by `rule`, `null` and absence pass through.
+    pub fn nullable(
+        &mut self,
+        field: &str,
+        value: &Option<Option<String>>,
+        rule: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Option<Option<String>> {
+        match value {
+            Some(Some(v)) => self.check(field, rule(v)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        }
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())

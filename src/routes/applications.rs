@@ -137,11 +137,7 @@ pub async fn update(
             .as_ref()
             .and_then(|n| c.check("name", validate::org_name(n))),
         project_id: req.project_id,
-        description: match &req.description {
-            Some(Some(d)) => c.check("description", validate::text(d, 4096)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        },
+        description: c.nullable("description", &req.description, |d| validate::text(d, 4096)),
     };
     c.finish()?;
     Ok(Json(

@@ -258,34 +258,18 @@ pub async fn update(
             .slug
             .as_ref()
             .and_then(|s| c.check("slug", validate::slug(s))),
-        description: match &req.description {
-            Some(Some(d)) => c.check("description", validate::text(d, 4096)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        },
-        logo_url: match &req.logo_url {
-            Some(Some(u)) => c.check("logo_url", validate::http_url(u)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        },
-        country_code: match &req.country_code {
-            Some(Some(cc)) => c
-                .check("country_code", validate::country_code(cc))
-                .map(Some),
-            Some(None) => Some(None),
-            None => None,
-        },
+        description: c.nullable("description", &req.description, |d| validate::text(d, 4096)),
+        logo_url: c.nullable("logo_url", &req.logo_url, validate::http_url),
+        country_code: c.nullable("country_code", &req.country_code, validate::country_code),
         metadata: req
             .metadata
             .as_ref()
             .and_then(|m| c.check("metadata", validate::metadata(m))),
         owner_id: req.owner_id,
         status: req.status,
-        status_reason: match &req.status_reason {
-            Some(Some(r)) => c.check("status_reason", validate::text(r, 1024)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        },
+        status_reason: c.nullable("status_reason", &req.status_reason, |r| {
+            validate::text(r, 1024)
+        }),
         verified: req.verified,
         managed_by: req.managed_by.clone(),
     };

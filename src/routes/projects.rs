@@ -200,11 +200,7 @@ pub async fn update(
             .slug
             .as_ref()
             .and_then(|s| c.check("slug", validate::slug(s))),
-        description: match &req.description {
-            Some(Some(d)) => c.check("description", validate::text(d, 4096)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        },
+        description: c.nullable("description", &req.description, |d| validate::text(d, 4096)),
     };
     c.finish()?;
     Ok(Json(

@@ -93,35 +93,6 @@ pub struct UserListQuery {
     pub after: Option<String>,
 }
 
-fn optional_text(
-    c: &mut Checks,
-    field: &str,
-    v: &Option<Option<String>>,
-    max: usize,
-) -> Option<Option<String>> {
-    match v {
-        Some(Some(s)) => c
-            .check(field, validate::text(s, max))
-            .map(Some)
-            .map(Some)
-            .unwrap_or(None),
-        Some(None) => Some(None),
-        None => None,
-    }
-}
-
-fn optional_url(c: &mut Checks, field: &str, v: &Option<Option<String>>) -> Option<Option<String>> {
-    match v {
-        Some(Some(s)) => c
-            .check(field, validate::http_url(s))
-            .map(Some)
-            .map(Some)
-            .unwrap_or(None),
-        Some(None) => Some(None),
-        None => None,
-    }
-}
-
 /// Validates the profile fields shared by `PATCH /users/me` and `PATCH /users/{user}`.
 fn profile_patch(
     c: &mut Checks,
@@ -136,10 +107,10 @@ fn profile_patch(
         username: username
             .as_ref()
             .and_then(|u| c.check("username", validate::username(u))),
-        name: optional_text(c, "name", name, 256),
-        avatar_url: optional_url(c, "avatar_url", avatar_url),
-        company: optional_text(c, "company", company, 256),
-        job_title: optional_text(c, "job_title", job_title, 256),
+        name: c.nullable("name", name, |v| validate::text(v, 256)),
+        avatar_url: c.nullable("avatar_url", avatar_url, validate::http_url),
+        company: c.nullable("company", company, |v| validate::text(v, 256)),
+        job_title: c.nullable("job_title", job_title, |v| validate::text(v, 256)),
         metadata: metadata
             .as_ref()
             .and_then(|m| c.check("metadata", validate::metadata(m))),
