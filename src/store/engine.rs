@@ -286,6 +286,26 @@ async fn hand_over_primary_owner(tx: &mut Tx, org: Uuid, leaving: Uuid) -> Store
     Ok(())
 }
 
+async fn insert_membership(
+    tx: &mut Tx,
+    org: Uuid,
+    user: Uuid,
+    role: Role,
+    joined: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(org)
+    .bind(user)
+    .bind(role.as_str())
+    .bind(joined)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 /// Ends a membership with its cascade: the primary ownership moves on, and the member's project
 /// memberships and organization-scoped tokens go (worthless without the membership).
 async fn drop_membership(tx: &mut Tx, org: Uuid, user: Uuid, role: Role) -> StoreResult<()> {
@@ -771,16 +791,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        sqlx::query(
-            "INSERT INTO memberships (organization_id, user_id, role, created_at) \
-             VALUES ($1, $2, 'owner', $3)",
-        )
-        .bind(id)
-        .bind(new.owner_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_membership(&mut tx, id, new.owner_id, Role::Owner, now).await?;
         commit(tx).await?;
         Ok(id)
     }
@@ -1176,16 +1187,7 @@ impl Store for SqlStore {
         if role_of(&mut tx, org, user_id).await?.is_some() {
             return Err(StoreError::Conflict("already a member".into()));
         }
-        sqlx::query(
-            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(org)
-        .bind(user_id)
-        .bind(role.as_str())
-        .bind(Timestamp::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_membership(&mut tx, org, user_id, role, Timestamp::now()).await?;
         let member = member_in(&mut tx, org, user_id).await?;
         commit(tx).await?;
         Ok(member)

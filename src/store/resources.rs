@@ -308,17 +308,7 @@ impl Resources for SqlStore {
             },
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO memberships (organization_id, user_id, role, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(org)
-        .bind(user.id)
-        .bind(role.as_str())
-        .bind(Timestamp::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_membership(&mut tx, org, user.id, role, Timestamp::now()).await?;
         let member = member_in(&mut tx, org, user.id).await?;
         commit(tx).await?;
         Ok((user, member))
@@ -772,17 +762,8 @@ impl Resources for SqlStore {
             .await?
             .is_none()
         {
-            sqlx::query(
-                "INSERT INTO memberships (organization_id, user_id, role, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(inv.organization_id)
-            .bind(user.id)
-            .bind(Role::parse(&inv.role).unwrap_or(Role::Member).as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+            let role = Role::parse(&inv.role).unwrap_or(Role::Member);
+            insert_membership(&mut tx, inv.organization_id, user.id, role, now).await?;
         }
         sqlx::query("UPDATE invitations SET status = 'accepted', updated_at = $1 WHERE id = $2")
             .bind(now)
