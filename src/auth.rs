@@ -64,6 +64,16 @@ pub fn parse_token(token: &str) -> Option<(TokenKind, [u8; 32])> {
     Some((kind, hash_token(token)))
 }
 
+/// The credentials of an `Authorization: Bearer …` header; the scheme name is
+/// case-insensitive (RFC 7235).
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// The authenticated principal of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -176,11 +186,7 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthenticated)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthenticated)?;
+        let token = bearer(header).ok_or_else(ApiError::unauthenticated)?;
         let (kind, hash) = parse_token(token).ok_or_else(ApiError::unauthenticated)?;
         let auth = state
             .store

@@ -57,6 +57,14 @@ pub struct Settings {
     /// [default: http://LISTEN/invitations/accept?token={token}]
     #[arg(long, env = "ORGD_INVITATION_URL", global = true)]
     pub invitation_url: Option<String>,
+    /// The password-reset link sent by email; `{token}` is replaced by the reset token
+    /// [default: http://LISTEN/auth/password-reset/confirm?token={token}]
+    #[arg(long, env = "ORGD_PASSWORD_RESET_URL", global = true)]
+    pub password_reset_url: Option<String>,
+    /// Adding an existing account to an organization sends it an invitation instead of adding
+    /// it directly, and member-adding answers do not reveal the account's email [default: false]
+    #[arg(long, env = "ORGD_MEMBER_ADD_REQUIRES_CONSENT", global = true)]
+    pub member_add_requires_consent: Option<bool>,
     /// Mail server: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS) or `smtps://user:pass@host:465` (TLS). Unset: accept links are logged and
     /// returned to the inviter once.
@@ -74,12 +82,16 @@ pub struct Settings {
     /// Login attempts per client address per minute [default: 60]
     #[arg(long, env = "ORGD_LOGIN_ATTEMPTS_PER_MINUTE", global = true)]
     pub login_attempts_per_minute: Option<u32>,
-    /// Failed logins per account per 15 minutes before further attempts get 429 [default: 10]
+    /// Failed logins per account and client address per 15 minutes before further attempts from
+    /// that address get 429 [default: 10]
     #[arg(long, env = "ORGD_LOGIN_FAILURES_PER_ACCOUNT", global = true)]
     pub login_failures_per_account: Option<u32>,
     /// Sign-ups per client address per hour [default: 30]
     #[arg(long, env = "ORGD_SIGNUPS_PER_HOUR", global = true)]
     pub signups_per_hour: Option<u32>,
+    /// Password-reset requests per client address per hour [default: 20]
+    #[arg(long, env = "ORGD_PASSWORD_RESETS_PER_HOUR", global = true)]
+    pub password_resets_per_hour: Option<u32>,
     /// Invitations an account may send per hour [default: 500]
     #[arg(long, env = "ORGD_INVITATIONS_PER_HOUR", global = true)]
     pub invitations_per_hour: Option<u32>,
@@ -105,6 +117,8 @@ pub struct Config {
     pub log_format: String,
     pub invitation_lifetime_secs: u64,
     pub invitation_url: String,
+    pub password_reset_url: String,
+    pub member_add_requires_consent: bool,
     pub smtp_url: Option<String>,
     pub smtp_from: String,
     pub smtp_retry_secs: u64,
@@ -112,6 +126,7 @@ pub struct Config {
     pub login_attempts_per_minute: u32,
     pub login_failures_per_account: u32,
     pub signups_per_hour: u32,
+    pub password_resets_per_hour: u32,
     pub invitations_per_hour: u32,
     pub trust_forwarded_for: bool,
 }
@@ -161,6 +176,13 @@ impl Config {
         if !invitation_url.contains("{token}") {
             return Err("invitation_url must contain {token}".into());
         }
+        let password_reset_url = pick!(
+            password_reset_url,
+            format!("http://{listen}/auth/password-reset/confirm?token={{token}}")
+        );
+        if !password_reset_url.contains("{token}") {
+            return Err("password_reset_url must contain {token}".into());
+        }
         let cfg = Config {
             listen,
             database_url: pick!(database_url, default_url),
@@ -183,6 +205,8 @@ impl Config {
             log_format,
             invitation_lifetime_secs: pick!(invitation_lifetime_secs, 7 * 24 * 3600).max(60),
             invitation_url,
+            password_reset_url,
+            member_add_requires_consent: pick!(member_add_requires_consent, false),
             smtp_url: cli.smtp_url.clone().or(file.smtp_url.clone()),
             smtp_from: pick!(smtp_from, "orgd <no-reply@localhost>".into()),
             smtp_retry_secs: pick!(smtp_retry_secs, 30).max(1),
@@ -190,6 +214,7 @@ impl Config {
             login_attempts_per_minute: pick!(login_attempts_per_minute, 60),
             login_failures_per_account: pick!(login_failures_per_account, 10),
             signups_per_hour: pick!(signups_per_hour, 30),
+            password_resets_per_hour: pick!(password_resets_per_hour, 20),
             invitations_per_hour: pick!(invitations_per_hour, 500),
             trust_forwarded_for: pick!(trust_forwarded_for, false),
         };
@@ -229,6 +254,11 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("invitation_lifetime_secs", &self.invitation_lifetime_secs)
             .field("invitation_url", &self.invitation_url)
+            .field("password_reset_url", &self.password_reset_url)
+            .field(
+                "member_add_requires_consent",
+                &self.member_add_requires_consent,
+            )
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
             .field("smtp_retry_secs", &self.smtp_retry_secs)
@@ -239,6 +269,7 @@ impl fmt::Debug for Config {
                 &self.login_failures_per_account,
             )
             .field("signups_per_hour", &self.signups_per_hour)
+            .field("password_resets_per_hour", &self.password_resets_per_hour)
             .field("invitations_per_hour", &self.invitations_per_hour)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()

@@ -16,6 +16,7 @@ pub mod authz;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod headers;
 pub mod mailer;
 pub mod ratelimit;
 pub mod request_id;
@@ -117,6 +118,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::request_password_reset))
+        .routes(routes!(auth::confirm_password_reset))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::list_users, users::create_user))
@@ -187,6 +190,8 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(routes::refuse_nul))
+        .layer(axum::middleware::from_fn(headers::layer))
         .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }

@@ -1,5 +1,6 @@
-//! Invitation delivery: over SMTP when a mail server is configured, otherwise logged (and the
-//! link returned to the inviter once). A failed delivery keeps the invitation and is retried
+//! Email: invitations and password-reset links, over SMTP when a mail server is configured,
+//! otherwise logged (an invitation link is also returned to the inviter once; a password-reset
+//! link never leaves the server but by email or its log). A failed delivery keeps the invitation and is retried
 //! with backoff by `spawn_delivery_worker`, with a fresh token each time (only hashes are
 //! stored, so an undelivered link cannot be re-sent as it was).
 
@@ -35,16 +36,30 @@ impl Mailer {
         organization: &str,
         link: &str,
     ) -> Result<(), String> {
-        let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;
         let body = format!(
             "You have been invited to join {organization}.\r\n\r\n\
              Accept the invitation: {link}\r\n\r\n\
              If you did not expect this invitation, ignore this email.\r\n"
         );
+        self.send(to, format!("You are invited to join {organization}"), body)
+            .await
+    }
+
+    pub async fn send_password_reset(&self, to: &str, link: &str) -> Result<(), String> {
+        let body = format!(
+            "Someone asked to set a new password for the account of this address.\r\n\r\n\
+             Set a new password: {link}\r\n\r\n\
+             The link works once, for one hour. If you did not ask for it, ignore this email.\r\n"
+        );
+        self.send(to, "Set your password".into(), body).await
+    }
+
+    async fn send(&self, to: &str, subject: String, body: String) -> Result<(), String> {
+        let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(format!("You are invited to join {organization}"))
+            .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| format!("cannot build the message: {e}"))?;
@@ -62,6 +77,30 @@ pub fn mint_invitation_token() -> (String, [u8; 32]) {
     let token = session_like.replacen("orgd_pat_", "orgd_inv_", 1);
     let hash = crate::auth::hash_token(&token);
     (token, hash)
+}
+
+/// A new password-reset token (`orgd_pwr_…`, 256 random bits) and its hash.
+pub fn mint_reset_token() -> (String, [u8; 32]) {
+    let (pat_like, _) = crate::auth::mint(TokenKind::Pat);
+    let token = pat_like.replacen("orgd_pat_", "orgd_pwr_", 1);
+    let hash = crate::auth::hash_token(&token);
+    (token, hash)
+}
+
+/// Sends a password-reset link to `email`, or without a mail server writes it to the server log
+/// (development). It is never returned to an API caller.
+pub async fn deliver_password_reset(state: &AppState, user: Uuid, email: &str, token: &str) {
+    let link = state.config.password_reset_url.replace("{token}", token);
+    match &state.mailer {
+        None => {
+            tracing::info!(%user, %email, %link, "no mail server configured: password reset link")
+        }
+        Some(mailer) => {
+            if let Err(e) = mailer.send_password_reset(email, &link).await {
+                tracing::warn!(%user, error = %e, "password reset email failed");
+            }
+        }
+    }
 }
 
 pub fn accept_link(state: &AppState, token: &str) -> String {

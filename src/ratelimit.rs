@@ -76,12 +76,15 @@ impl Limiter {
 pub struct Limits {
     /// Login attempts per client address per minute.
     pub login_per_ip: Limiter,
-    /// Failed logins per account per 15 minutes.
+    /// Failed logins per account and client address per 15 minutes (keyed by both, so that
+    /// nobody can lock an account out from another address).
     pub login_failures: Limiter,
     /// Sign-ups per client address per hour.
     pub signup_per_ip: Limiter,
     /// Invitations sent per inviting account per hour.
     pub invitations_per_account: Limiter,
+    /// Password-reset requests per client address per hour, and per address per hour.
+    pub password_resets: Limiter,
 }
 
 impl Limits {
@@ -93,6 +96,7 @@ impl Limits {
                 Duration::from_secs(15 * 60),
             ),
             signup_per_ip: Limiter::new(c.signups_per_hour, Duration::from_secs(3600)),
+            password_resets: Limiter::new(c.password_resets_per_hour, Duration::from_secs(3600)),
             invitations_per_account: Limiter::new(
                 c.invitations_per_hour,
                 Duration::from_secs(3600),

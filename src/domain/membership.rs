@@ -21,6 +21,22 @@ pub fn check_add(actor: Role, role: Role) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// May `actor` act on an invitation (create, resend, revoke, refresh) carrying `role`? Acting on
+/// an invitation hands out its role to whoever holds the link, so it needs the power to grant it.
+pub fn check_invitation(actor: Role, role: Role) -> Result<(), Refusal> {
+    if actor < Role::Admin {
+        return Err(Refusal::Forbidden(
+            "Only owners and admins can manage invitations",
+        ));
+    }
+    if role == Role::Owner && actor != Role::Owner {
+        return Err(Refusal::Forbidden(
+            "Only owners can act on an invitation that grants the owner role",
+        ));
+    }
+    Ok(())
+}
+
 /// May `actor` change a member from `current` to `new`, with `owners` owners in the organization?
 pub fn check_role_change(
     actor: Role,
@@ -98,6 +114,21 @@ mod tests {
         assert!(check_add(Owner, Owner).is_ok());
         assert!(matches!(
             check_add(Member, Member),
+            Err(Refusal::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn invitations_need_the_power_to_grant_their_role() {
+        assert!(check_invitation(Admin, Member).is_ok());
+        assert!(check_invitation(Admin, Admin).is_ok());
+        assert!(matches!(
+            check_invitation(Admin, Owner),
+            Err(Refusal::Forbidden(_))
+        ));
+        assert!(check_invitation(Owner, Owner).is_ok());
+        assert!(matches!(
+            check_invitation(Member, Member),
             Err(Refusal::Forbidden(_))
         ));
     }

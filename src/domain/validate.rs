@@ -121,10 +121,37 @@ pub fn slug_from_name(name: &str) -> String {
 }
 
 /// 1–256 characters, not all white space; stored trimmed.
+/// Whether a JSON document holds a NUL character in a string: JSON can only write one as the
+/// escape `\u0000`, which counts when the backslash before it is not itself escaped.
+pub fn json_has_nul(body: &[u8]) -> bool {
+    let needle = b"u0000";
+    let mut i = 0;
+    while i + needle.len() <= body.len() {
+        if &body[i..i + needle.len()] == needle {
+            let backslashes = body[..i].iter().rev().take_while(|b| **b == b'\\').count();
+            if backslashes % 2 == 1 {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Names are one line of printable text: no control characters at all.
+fn no_controls(s: &str) -> Result<(), String> {
+    if s.chars().any(char::is_control) {
+        Err("must not contain control characters".into())
+    } else {
+        Ok(())
+    }
+}
+
 pub fn org_name(s: &str) -> Result<String, String> {
     if char_len(s) > 256 {
         return Err("must be at most 256 characters".into());
     }
+    no_controls(s)?;
     if !matches(NON_BLANK, s) {
         return Err("must not be empty".into());
     }
@@ -133,18 +160,24 @@ pub fn org_name(s: &str) -> Result<String, String> {
 
 pub fn person_name(s: &str) -> Result<String, String> {
     if char_len(s) > 256 {
-        Err("must be at most 256 characters".into())
-    } else {
-        Ok(s.trim().to_owned())
+        return Err("must be at most 256 characters".into());
     }
+    no_controls(s)?;
+    Ok(s.trim().to_owned())
 }
 
+/// Free text (descriptions, reasons): line breaks and tabs are fine, other control characters
+/// are not.
 pub fn text(s: &str, max: usize) -> Result<String, String> {
     if char_len(s) > max {
-        Err(format!("must be at most {max} characters"))
-    } else {
-        Ok(s.to_owned())
+        return Err(format!("must be at most {max} characters"));
     }
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("must not contain control characters other than line breaks and tabs".into());
+    }
+    Ok(s.to_owned())
 }
 
 pub fn username(s: &str) -> Result<String, String> {

@@ -126,22 +126,30 @@ pub async fn signup(
         (status = 200, body = AuthResponse),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 401, description = "Unknown user or wrong password (indistinguishable)", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address or failures for this account", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address, or too many failures for this account from this address", body = ErrorBody),
         (status = 503, description = "Password hashing is saturated", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
-    let account = req.login.to_lowercase();
     if let Some(limits) = &state.limits {
         limits.login_per_ip.hit(&ip)?;
-        limits.login_failures.check(&account)?;
     }
     if req.login.is_empty() || req.login.len() > 254 || req.password.len() > 1024 {
         return Err(ApiError::invalid_credentials());
     }
     let found = state.store.user_for_login(&req.login).await?;
+    // Failures are counted per account (its email and its username are one counter) and client
+    // address together: a guesser is stopped, and nobody can lock the owner out from elsewhere.
+    // An unknown login is counted by its text, so the answers look alike.
+    let failure_key = match &found {
+        Some((u, _)) => format!("{}|{ip}", u.id),
+        None => format!("{}|{ip}", req.login.to_lowercase()),
+    };
+    if let Some(limits) = &state.limits {
+        limits.login_failures.check(&failure_key)?;
+    }
     // Service accounts and deactivated users never sign in with a password; they still cost a
     // verification so the answer takes as long as for anyone else.
     let (user, hash) = match found {
@@ -152,18 +160,106 @@ pub async fn login(
     match user {
         Some(user) if ok => {
             if let Some(limits) = &state.limits {
-                limits.login_failures.reset(&account);
+                limits.login_failures.reset(&failure_key);
             }
             Ok(Json(new_session(&state, user).await?))
         }
         _ => {
             if let Some(limits) = &state.limits {
                 // Counting the failure may itself exhaust the window; the answer stays 401.
-                let _ = limits.login_failures.hit(&account);
+                let _ = limits.login_failures.hit(&failure_key);
             }
             Err(ApiError::invalid_credentials())
         }
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirmRequest {
+    /// The token from the emailed link (`orgd_pwr_…`).
+    pub token: String,
+    /// The new password, 8 to 256 characters.
+    pub password: String,
+    /// Also revoke every personal access token of the account (sessions always end).
+    #[serde(default)]
+    pub revoke_tokens: bool,
+}
+
+/// How long a password-reset link works.
+const RESET_LIFETIME_SECS: i64 = 3600;
+
+/// Ask for a password-reset link. The link goes to the address by email (without a mail server:
+/// to the server log only), never into a response; the answer is the same whether or not the
+/// address has an account. This is also how an account provisioned without a password (added
+/// by email) is claimed.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", security(()), request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "If the address has an account, a link is on its way", body = Ok),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 429, description = "Too many requests from this address or for this email", body = ErrorBody)))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<PasswordResetRequest>,
+) -> ApiResult<(StatusCode, Json<Ok>)> {
+    let mut c = Checks::new();
+    let email = c.check("email", validate::email(&req.email));
+    c.finish()?;
+    let email = email.unwrap_or_default();
+    if let Some(limits) = &state.limits {
+        limits.password_resets.hit(&format!("ip:{ip}"))?;
+        limits
+            .password_resets
+            .hit(&format!("email:{}", email.to_lowercase()))?;
+    }
+    let (token, hash) = crate::mailer::mint_reset_token();
+    let expires = Timestamp::now().plus_secs(RESET_LIFETIME_SECS);
+    if let Some(user) = state
+        .store
+        .create_password_reset(&email, hash, expires)
+        .await?
+    {
+        // Sent in the background: the answer takes as long whether or not a mail goes out.
+        let state = state.clone();
+        tokio::spawn(async move {
+            crate::mailer::deliver_password_reset(&state, user.id, &user.email, &token).await;
+        });
+    }
+    Ok((StatusCode::ACCEPTED, ok()))
+}
+
+/// Set a new password with a reset link's token, once. Every session of the account ends (with
+/// `revoke_tokens`, its personal access tokens too); the answer signs in with a new session.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", security(()), request_body = PasswordResetConfirmRequest,
+    responses(
+        (status = 200, body = AuthResponse),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 404, description = "Unknown, used or expired link", body = ErrorBody),
+        (status = 503, description = "Password hashing is saturated", body = ErrorBody)))]
+pub async fn confirm_password_reset(
+    State(state): State<AppState>,
+    Json(req): Json<PasswordResetConfirmRequest>,
+) -> ApiResult<Json<AuthResponse>> {
+    let mut c = Checks::new();
+    let password = c.check("password", validate::password(&req.password));
+    c.finish()?;
+    if !req.token.starts_with("orgd_pwr_") || req.token.len() > 256 {
+        return Err(ApiError::not_found("Password reset link"));
+    }
+    let hash = crate::auth::hash_token(&req.token);
+    let password_hash = state.passwords.hash(password.unwrap_or_default()).await?;
+    let user = state
+        .store
+        .confirm_password_reset(hash, password_hash, req.revoke_tokens)
+        .await?;
+    Ok(Json(new_session(&state, user).await?))
 }
 
 /// Revoke the token this request presents.

@@ -16,6 +16,7 @@ use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::mailer::{accept_link, deliver, mint_invitation_token};
+use crate::ratelimit::ClientIp;
 use crate::store::{Invitation, Invitee, Member, NewInvitation};
 
 #[derive(Deserialize, ToSchema)]
@@ -31,7 +32,8 @@ pub struct CreateInvitationRequest {
 pub struct AcceptInvitationRequest {
     /// The token from the accept link.
     pub token: String,
-    /// Without a bearer token: the password of the account created for the invitee.
+    /// For an invitee without an account: the password of the account this creates. Never sets
+    /// the password of an existing account.
     pub password: Option<String>,
     /// For a new account only (with `password`); otherwise not used.
     pub name: Option<String>,
@@ -161,7 +163,7 @@ pub async fn create(
     Ok((status, Json(send(&state, inv, token).await)).into_response())
 }
 
-/// Revoke a pending invitation (owners and admins).
+/// Revoke a pending invitation (owners and admins; only owners revoke owner invitations).
 #[utoipa::path(delete, path = "/organizations/{org}/invitations/{id}", tag = "invitations",
     params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Invitation id")),
     responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -175,11 +177,15 @@ pub async fn revoke(
     access.writable()?;
     access.require(Role::Admin)?;
     let id = parse_id(&id, "Invitation")?;
-    state.store.revoke_invitation(access.id, id).await?;
+    state
+        .store
+        .revoke_invitation(access.id, access.actor, id)
+        .await?;
     Ok(ok())
 }
 
 /// Send a pending invitation again, with a new link and a new expiry; the old link stops working.
+/// Owners and admins; only owners resend owner invitations (the link grants the role).
 #[utoipa::path(post, path = "/organizations/{org}/invitations/{id}/resend", tag = "invitations",
     params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Invitation id")),
     responses((status = 200, body = SentInvitation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -203,7 +209,7 @@ pub async fn resend(
     let expires = Timestamp::now().plus_secs(state.config.invitation_lifetime_secs as i64);
     let inv = state
         .store
-        .rotate_invitation(access.id, id, hash, Some(expires))
+        .rotate_invitation(access.id, access.actor, id, hash, Some(expires))
         .await?;
     Ok(Json(send(&state, inv, token).await))
 }
@@ -232,17 +238,21 @@ fn token_hash(token: &str) -> ApiResult<[u8; 32]> {
     Ok(crate::auth::hash_token(token))
 }
 
-/// Accept an invitation, once. With `password`: creates the invitee's account (or sets the
-/// password of a provisioned, password-less one) and the response carries a session; `409` when
-/// the invitee already has a password account. Without: the signed-in caller accepts, and their
-/// email must be the invited one.
+/// Accept an invitation, once. With `password`: creates the invitee's account and the response
+/// carries a session; this counts as a sign-up. An invitation never sets or changes the password
+/// of an existing account: when any account has the invited email (one provisioned without a
+/// password, or a deactivated one, included) the answer is `409`, and the invitee signs in to
+/// accept (a password-less account is claimed through `POST /auth/password-reset`). Without
+/// `password`: the signed-in caller accepts, and their email must be the invited one.
 #[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptInvitationRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = AcceptedInvitation), (status = 400, description = "Expired, used, revoked or declined; or invalid input", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Invited address differs", body = ErrorBody),
-        (status = 404, description = "Unknown token", body = ErrorBody), (status = 409, description = "Account exists: sign in to accept", body = ErrorBody)))]
+        (status = 404, description = "Unknown token", body = ErrorBody), (status = 409, description = "Account exists: sign in to accept", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address", body = ErrorBody)))]
 pub async fn accept(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     MaybeCaller(caller): MaybeCaller,
     Json(req): Json<AcceptInvitationRequest>,
 ) -> ApiResult<Json<AcceptedInvitation>> {
@@ -265,6 +275,10 @@ pub async fn accept(
             ));
         }
         (Some(password), _) => {
+            // Creating an account this way is a sign-up, and counts as one.
+            if let Some(limits) = &state.limits {
+                limits.signup_per_ip.hit(&ip)?;
+            }
             let mut c = Checks::new();
             let password = c.check("password", validate::password(password));
             let name = req

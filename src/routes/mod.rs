@@ -22,10 +22,62 @@ pub mod service_accounts;
 pub mod tokens;
 pub mod users;
 
-/// JSON body in and out; unknown fields and malformed bodies get `400 invalid_request`.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body in and out; unknown fields, malformed bodies and text with NUL characters get
+/// `400 invalid_request`.
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Expected a request with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The request body is too large",
+                    )
+                } else {
+                    ApiError::invalid("The request body could not be read")
+                }
+            })?;
+        if crate::domain::validate::json_has_nul(&bytes) {
+            return Err(ApiError::invalid(NUL_MESSAGE));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(value))
+    }
+}
+
+const NUL_MESSAGE: &str = "Text must not contain NUL (\\u0000) characters";
+
+/// Refuses a NUL character anywhere in the path or query string (`%00`), before any route sees
+/// it: PostgreSQL cannot store it, and no orgd value may hold it. Bodies are checked by `Json`.
+pub async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri();
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w == b"%00");
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return ApiError::invalid(NUL_MESSAGE).into_response();
+    }
+    next.run(req).await
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -48,7 +100,7 @@ impl From<JsonRejection> for ApiError {
             ),
             _ => ApiError::invalid(match &r {
                 JsonRejection::JsonDataError(e) => {
-                    format!("Invalid request body: {}", source_text(e))
+                    format!("Invalid request body: {}", plain(&source_text(e)))
                 }
                 JsonRejection::JsonSyntaxError(_) => {
                     "The request body is not valid JSON".to_string()
@@ -75,8 +127,39 @@ pub struct Query<T>(pub T);
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::invalid(format!("Invalid query string: {}", source_text(&r)))
+        ApiError::invalid(format!("Invalid query string: {}", plain(&source_text(&r))))
     }
+}
+
+/// A deserializer's message in the API's words: serde names the Rust type it expected
+/// (`expected struct CreateTokenRequest`, `Option<u32>`), which says nothing to a client and
+/// tells an attacker about the implementation.
+fn plain(message: &str) -> String {
+    let mut out = message.to_string();
+    for (marker, replacement) in [
+        ("expected struct ", "expected an object"),
+        ("expected enum ", "expected one of the allowed values"),
+        ("expected tuple struct ", "expected a value"),
+        ("expected unit struct ", "expected a value"),
+        ("expected newtype struct ", "expected a value"),
+    ] {
+        while let Some(start) = out.find(marker) {
+            let rest = &out[start + marker.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '<' || c == '>'))
+                .unwrap_or(rest.len());
+            out = format!("{}{replacement}{}", &out[..start], &rest[end..]);
+        }
+    }
+    for (rust, word) in [
+        ("expected u32", "expected an unsigned integer"),
+        ("expected u64", "expected an unsigned integer"),
+        ("expected i64", "expected an integer"),
+        ("expected u8", "expected an unsigned integer"),
+    ] {
+        out = out.replace(rust, word);
+    }
+    out
 }
 
 #[derive(FromRequestParts)]

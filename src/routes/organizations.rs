@@ -66,6 +66,8 @@ pub struct UpdateOrganizationRequest {
     pub verified: Option<bool>,
     /// Superusers only.
     pub managed_by: Option<Vec<ManagedBy>>,
+    /// Owners and admins: whether a service account's own token may create further tokens.
+    pub service_accounts_can_mint_tokens: Option<bool>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -266,6 +268,7 @@ pub async fn update(
             .as_ref()
             .and_then(|m| c.check("metadata", validate::metadata(m))),
         owner_id: req.owner_id,
+        service_accounts_can_mint_tokens: req.service_accounts_can_mint_tokens,
         status: req.status,
         status_reason: c.nullable("status_reason", &req.status_reason, |r| {
             validate::text(r, 1024)

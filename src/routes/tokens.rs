@@ -95,7 +95,9 @@ pub async fn list(
 }
 
 /// Create a token; its secret is in this response only. A scoped token can only create tokens
-/// with the same scope, and no token grants more than its owner has.
+/// with the same scope, and no token grants more than its owner has. A service account creates
+/// tokens only in an organization with `service_accounts_can_mint_tokens`. A scoped token is
+/// created in one transaction with the membership check, so it never outlives a removal.
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, description = "No such organization for the caller", body = ErrorBody)))]
@@ -109,6 +111,24 @@ pub async fn create(
         Some(key) => Some(caller.org(&state, key).await?.id),
         None => None,
     };
+    // A service account's token mints further tokens only where its organization allows it:
+    // otherwise one leaked token could renew itself for ever.
+    if caller.user.is_service_account {
+        let allowed = match organization_id {
+            Some(org) => state
+                .store
+                .organization(org, caller.user.id)
+                .await?
+                .is_some_and(|o| o.service_accounts_can_mint_tokens),
+            None => false,
+        };
+        if !allowed {
+            return Err(ApiError::forbidden(
+                "Service accounts can create tokens only in an organization that allows it \
+                 (service_accounts_can_mint_tokens)",
+            ));
+        }
+    }
     if let Some(scope) = caller.scope {
         if organization_id.is_some_and(|o| o != scope) {
             return Err(ApiError::not_found("Organization"));

@@ -41,6 +41,10 @@ pub struct ChangePasswordRequest {
     pub current_password: String,
     /// 8 to 256 characters.
     pub new_password: String,
+    /// Also revoke every personal access token (they survive a password change otherwise;
+    /// the other sessions always end).
+    #[serde(default)]
+    pub revoke_tokens: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -148,7 +152,8 @@ pub async fn update_me(
     Ok(Json(state.store.update_user(caller.user.id, patch).await?))
 }
 
-/// Change the signed-in user's password; their other sessions are revoked.
+/// Change the signed-in user's password; their other sessions are revoked. Personal access tokens
+/// survive unless `revoke_tokens` is true (then every one goes, including the one presented).
 #[utoipa::path(post, path = "/users/me/password", tag = "users", request_body = ChangePasswordRequest,
     responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Current password is wrong", body = ErrorBody)))]
@@ -176,7 +181,10 @@ pub async fn change_password(
         .hash(new_password.unwrap_or_default())
         .await?;
     let keep = (caller.kind == TokenKind::Session).then_some(caller.token_id);
-    state.store.set_password(caller.user.id, hash, keep).await?;
+    state
+        .store
+        .set_password(caller.user.id, hash, keep, req.revoke_tokens)
+        .await?;
     Ok(ok())
 }
 

@@ -64,7 +64,8 @@ macro_rules! user_columns {
 macro_rules! org_view_select {
     () => {
         concat!("SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
-         o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, o.created_at, \
+         o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, \
+         o.service_accounts_can_mint_tokens, o.created_at, \
          o.updated_at, ou.username AS owner_username, ou.email AS owner_email, \
          ou.name AS owner_name, \
          (SELECT COUNT(*) FROM memberships c JOIN users cu ON cu.id = c.user_id \
@@ -99,6 +100,7 @@ struct OrgRow {
     managed_by: Vec<ManagedBy>,
     #[sqlx(json)]
     metadata: Value,
+    service_accounts_can_mint_tokens: bool,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -145,6 +147,7 @@ impl From<OrgViewRow> for Organization {
             trial_expiry: None,
             managed_by: o.managed_by,
             metadata: o.metadata,
+            service_accounts_can_mint_tokens: o.service_accounts_can_mint_tokens,
             created_at: o.created_at,
             updated_at: o.updated_at,
             role: r.role.as_deref().and_then(Role::parse),
@@ -330,6 +333,44 @@ async fn drop_membership(tx: &mut Tx, org: Uuid, user: Uuid, role: Role) -> Stor
     sqlx::query("DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2")
         .bind(org)
         .bind(user)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+async fn insert_token<'e, E>(db: E, id: Uuid, new: &NewToken) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    sqlx::query(
+        "INSERT INTO tokens (id, user_id, kind, name, token_hash, organization_id, expires_at, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(new.user_id)
+    .bind(new.kind.as_str())
+    .bind(&new.name)
+    .bind(&new.hash[..])
+    .bind(new.organization_id)
+    .bind(new.expires_at)
+    .bind(Timestamp::now())
+    .execute(db)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Ends a user's sessions other than `keep`; with `tokens`, their personal access tokens too.
+async fn end_sessions(tx: &mut Tx, user: Uuid, keep: Option<Uuid>, tokens: bool) -> StoreResult<()> {
+    let sql = if tokens {
+        "DELETE FROM tokens WHERE user_id = $1 AND kind IN ('session', 'pat') AND id <> $2"
+    } else {
+        "DELETE FROM tokens WHERE user_id = $1 AND kind = 'session' AND id <> $2"
+    };
+    sqlx::query(sql)
+        .bind(user)
+        .bind(keep.unwrap_or(Uuid::nil()))
         .execute(&mut **tx)
         .await
         .map_err(err)?;
@@ -556,7 +597,13 @@ impl Store for SqlStore {
         Ok(u)
     }
 
-    async fn set_password(&self, id: Uuid, hash: String, keep: Option<Uuid>) -> StoreResult<()> {
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: String,
+        keep: Option<Uuid>,
+        revoke_tokens: bool,
+    ) -> StoreResult<()> {
         let mut tx = begin_write(self).await?;
         let done =
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -569,13 +616,87 @@ impl Store for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("User"));
         }
-        sqlx::query("DELETE FROM tokens WHERE user_id = $1 AND kind = 'session' AND id <> $2")
-            .bind(id)
-            .bind(keep.unwrap_or(Uuid::nil()))
+        end_sessions(&mut tx, id, keep, revoke_tokens).await?;
+        commit(tx).await
+    }
+
+    async fn create_password_reset(
+        &self,
+        email: &str,
+        hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        let mut tx = begin_write(self).await?;
+        let user: Option<User> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE lower(u.email) = lower($1)"
+        ))
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        let Some(user) = user.filter(|u| u.is_active && !u.is_service_account) else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        sqlx::query(
+            "INSERT INTO password_resets (id, user_id, token_hash, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user.id)
+        .bind(&hash[..])
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        commit(tx).await?;
+        Ok(Some(user))
+    }
+
+    async fn confirm_password_reset(
+        &self,
+        hash: [u8; 32],
+        password_hash: String,
+        revoke_tokens: bool,
+    ) -> StoreResult<User> {
+        let mut tx = begin_write(self).await?;
+        let now = Timestamp::now();
+        // Spending the link first makes it single-use under concurrent confirms: the row update
+        // takes the row's lock, and the loser finds it used.
+        let user_id: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE password_resets SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+        )
+        .bind(now)
+        .bind(&hash[..])
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        let not_found = || StoreError::NotFound("Password reset link");
+        let user_id = user_id.ok_or_else(not_found)?;
+        let user = user_in(&mut tx, user_id)
+            .await?
+            .filter(|u| u.is_active && !u.is_service_account)
+            .ok_or_else(not_found)?;
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(user_id)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        commit(tx).await
+        sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        end_sessions(&mut tx, user_id, None, revoke_tokens).await?;
+        commit(tx).await?;
+        Ok(user)
     }
 
     async fn list_users(&self, q: Option<&str>, page: &Page) -> StoreResult<Vec<User>> {
@@ -632,21 +753,20 @@ impl Store for SqlStore {
 
     async fn create_token(&self, new: NewToken) -> StoreResult<Uuid> {
         let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO tokens (id, user_id, kind, name, token_hash, organization_id, expires_at, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id)
-        .bind(new.user_id)
-        .bind(new.kind.as_str())
-        .bind(&new.name)
-        .bind(&new.hash[..])
-        .bind(new.organization_id)
-        .bind(new.expires_at)
-        .bind(Timestamp::now())
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
+        let Some(org) = new.organization_id else {
+            insert_token(&self.pool, id, &new).await?;
+            return Ok(id);
+        };
+        // A scoped token is minted under the organization lock that removals and deletions take,
+        // after checking the membership it depends on: a removal either happens first (no token)
+        // or after (its cascade deletes the token).
+        let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
+        if role_of(&mut tx, org, new.user_id).await?.is_none() {
+            return Err(StoreError::NotFound("Organization"));
+        }
+        insert_token(&mut *tx, id, &new).await?;
+        commit(tx).await?;
         Ok(id)
     }
 
@@ -979,6 +1099,9 @@ impl Store for SqlStore {
         if let Some(v) = patch.metadata {
             o.metadata = v;
         }
+        if let Some(v) = patch.service_accounts_can_mint_tokens {
+            o.service_accounts_can_mint_tokens = v;
+        }
         if let Some(v) = patch.status {
             o.status = v.as_str().into();
         }
@@ -1010,7 +1133,8 @@ impl Store for SqlStore {
         sqlx::query(
             "UPDATE organizations SET name = $1, slug = $2, description = $3, logo_url = $4, \
              country_code = $5, metadata = $6, owner_id = $7, status = $8, status_reason = $9, \
-             verified = $10, managed_by = $11, updated_at = $12 WHERE id = $13",
+             verified = $10, managed_by = $11, service_accounts_can_mint_tokens = $12, \
+             updated_at = $13 WHERE id = $14",
         )
         .bind(&o.name)
         .bind(&o.slug)
@@ -1023,6 +1147,7 @@ impl Store for SqlStore {
         .bind(&o.status_reason)
         .bind(o.verified)
         .bind(Json(&o.managed_by))
+        .bind(o.service_accounts_can_mint_tokens)
         .bind(Timestamp::now())
         .bind(id)
         .execute(&mut *tx)

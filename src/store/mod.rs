@@ -219,6 +219,8 @@ pub struct Organization {
     pub managed_by: Vec<ManagedBy>,
     #[schema(value_type = Object)]
     pub metadata: Value,
+    /// Whether a service account's own token may create further tokens (default false).
+    pub service_accounts_can_mint_tokens: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// The caller's role (lists only; absent for a superuser who is not a member).
@@ -250,6 +252,7 @@ pub struct OrgPatch {
     pub country_code: Option<Option<String>>,
     pub metadata: Option<Value>,
     pub owner_id: Option<Uuid>,
+    pub service_accounts_can_mint_tokens: Option<bool>,
     pub status: Option<OrgStatus>,
     pub status_reason: Option<Option<String>>,
     pub verified: Option<bool>,
@@ -270,6 +273,7 @@ impl OrgPatch {
             || self.logo_url.is_some()
             || self.country_code.is_some()
             || self.metadata.is_some()
+            || self.service_accounts_can_mint_tokens.is_some()
     }
 }
 
@@ -333,8 +337,32 @@ pub trait Store: Resources + Bulk + Send + Sync + 'static {
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>>;
     async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>>;
     async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User>;
-    /// Sets the password and revokes the user's sessions other than `keep`.
-    async fn set_password(&self, id: Uuid, hash: String, keep: Option<Uuid>) -> StoreResult<()>;
+    /// Sets the password and revokes the user's sessions other than `keep` (and, with
+    /// `revoke_tokens`, their personal access tokens too).
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: String,
+        keep: Option<Uuid>,
+        revoke_tokens: bool,
+    ) -> StoreResult<()>;
+    /// Records a password-reset link for the active, non-service account with this email and
+    /// returns that account; `None` when there is none (callers answer the same either way).
+    async fn create_password_reset(
+        &self,
+        email: &str,
+        hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> StoreResult<Option<User>>;
+    /// Spends a reset link: sets the password, ends every session (with `revoke_tokens`, every
+    /// personal access token too) and spends the account's other links. Unknown, used or
+    /// expired links are `NotFound`.
+    async fn confirm_password_reset(
+        &self,
+        hash: [u8; 32],
+        password_hash: String,
+        revoke_tokens: bool,
+    ) -> StoreResult<User>;
     async fn list_users(&self, q: Option<&str>, page: &Page) -> StoreResult<Vec<User>>;
     /// Deletes a user with their memberships and tokens; refused if they are a last owner.
     async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
@@ -456,7 +484,19 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
                 };
                 return StoreError::Conflict(msg.into());
             }
+            // A parent removed by a concurrent request (every write locks its organization
+            // first, so this is a safety net): the thing it belonged to is gone.
+            if matches!(db.kind(), ErrorKind::ForeignKeyViolation) {
+                return StoreError::NotFound("Resource");
+            }
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            // Deadlock or serialization failure (PostgreSQL 40P01, 40001): a race between
+            // clients, never an internal error. The documented lock order keeps it from happening.
+            if code == "40P01" || code == "40001" {
+                return StoreError::Conflict(
+                    "a concurrent change interfered with this request; retry it".into(),
+                );
+            }
             // PostgreSQL: connection exceptions (08…), shutdown (57P01-57P03), too many
             // connections (53300), read-only (25006). SQLite: busy (5), locked (6), read-only
             // (8), I/O (10), full (13), cannot open (14).
@@ -677,11 +717,14 @@ pub trait Resources: Send + Sync + 'static {
     ) -> StoreResult<(Invitation, bool)>;
     async fn list_invitations(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Invitation>>;
     async fn invitation(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Invitation>>;
-    async fn revoke_invitation(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
-    /// Gives a pending invitation a new token (and, with `expires_at`, a new expiry).
+    /// Revokes a pending invitation; the actor needs the power to grant its role.
+    async fn revoke_invitation(&self, org: Uuid, actor: Actor, id: Uuid) -> StoreResult<()>;
+    /// Gives a pending invitation a new token (and, with `expires_at`, a new expiry); the actor
+    /// needs the power to grant its role.
     async fn rotate_invitation(
         &self,
         org: Uuid,
+        actor: Actor,
         id: Uuid,
         hash: [u8; 32],
         expires_at: Option<Timestamp>,

@@ -183,6 +183,29 @@ async fn invitation_in(tx: &mut Tx, id: Uuid) -> StoreResult<Invitation> {
     Ok(row.into())
 }
 
+/// A pending invitation of `org` that `actor` may act on: acting on an invitation needs the
+/// power to grant its role (only owners act on owner invitations). Read under the organization
+/// lock the caller holds.
+async fn pending_invitation_for(tx: &mut Tx, org: Uuid, actor: Actor, id: Uuid) -> StoreResult<()> {
+    let actor_role = actor_role(tx, org, actor).await?;
+    let row: Option<(String, String, Timestamp)> = sqlx::query_as(
+        "SELECT role, status, expires_at FROM invitations WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(org)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(err)?;
+    let (role, status, expires_at) = row.ok_or(StoreError::NotFound("Invitation"))?;
+    rules::check_invitation(actor_role, Role::parse(&role).unwrap_or(Role::Owner))?;
+    if invitation_status(&status, expires_at, Timestamp::now()) != InvitationStatus::Pending {
+        return Err(StoreError::Conflict(
+            "the invitation is no longer pending".into(),
+        ));
+    }
+    Ok(())
+}
+
 async fn project_in(tx: &mut Tx, org: Uuid, id: Uuid) -> StoreResult<ProjectRow> {
     sqlx::query_as("SELECT * FROM projects WHERE organization_id = $1 AND id = $2")
         .bind(org)
@@ -380,21 +403,15 @@ impl Resources for SqlStore {
             ));
         }
         let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO tokens (id, user_id, kind, name, token_hash, organization_id, expires_at, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        insert_token(
+            &mut *tx,
+            id,
+            &NewToken {
+                organization_id: Some(org),
+                ..new
+            },
         )
-        .bind(id)
-        .bind(new.user_id)
-        .bind(new.kind.as_str())
-        .bind(&new.name)
-        .bind(&new.hash[..])
-        .bind(Some(org))
-        .bind(new.expires_at)
-        .bind(Timestamp::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        .await?;
         commit(tx).await?;
         Ok(id)
     }
@@ -408,16 +425,7 @@ impl Resources for SqlStore {
         let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
         let actor_role = actor_role(&mut tx, org, actor).await?;
-        if actor_role < Role::Admin {
-            return Err(StoreError::Forbidden(
-                "Only owners and admins can invite".into(),
-            ));
-        }
-        if new.role == Role::Owner && actor_role != Role::Owner {
-            return Err(StoreError::Forbidden(
-                "Only owners can invite owners".into(),
-            ));
-        }
+        rules::check_invitation(actor_role, new.role)?;
         let member: Option<i32> = sqlx::query_scalar(
             "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.organization_id = $1 AND lower(u.email) = lower($2)",
@@ -431,8 +439,8 @@ impl Resources for SqlStore {
             return Err(StoreError::Conflict("already a member".into()));
         }
         let now = Timestamp::now();
-        let existing: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM invitations WHERE organization_id = $1 AND lower(email) = lower($2) \
+        let existing: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, role FROM invitations WHERE organization_id = $1 AND lower(email) = lower($2) \
              AND status = 'pending'",
         )
         .bind(org)
@@ -441,7 +449,9 @@ impl Resources for SqlStore {
         .await
         .map_err(err)?;
         let (id, refreshed) = match existing {
-            Some(id) => {
+            Some((id, role)) => {
+                // Refreshing replaces the pending invitation's link: that is acting on it too.
+                rules::check_invitation(actor_role, Role::parse(&role).unwrap_or(Role::Owner))?;
                 sqlx::query(
                     "UPDATE invitations SET role = $1, token_hash = $2, expires_at = $3, \
                      inviter_id = $4, delivery = $5, delivery_error = NULL, delivery_attempts = 0, \
@@ -518,63 +528,41 @@ impl Resources for SqlStore {
         Ok(row.map(Invitation::from))
     }
 
-    async fn revoke_invitation(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE invitations SET status = 'revoked', updated_at = $1 \
-             WHERE organization_id = $2 AND id = $3 AND status = 'pending'",
-        )
-        .bind(Timestamp::now())
-        .bind(org)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        crate::store::cache::invalidate();
-        if done.rows_affected() == 0 {
-            return match self.invitation(org, id).await? {
-                None => Err(StoreError::NotFound("Invitation")),
-                Some(_) => Err(StoreError::Conflict(
-                    "the invitation is no longer pending".into(),
-                )),
-            };
-        }
-        Ok(())
+    async fn revoke_invitation(&self, org: Uuid, actor: Actor, id: Uuid) -> StoreResult<()> {
+        let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
+        pending_invitation_for(&mut tx, org, actor, id).await?;
+        sqlx::query("UPDATE invitations SET status = 'revoked', updated_at = $1 WHERE id = $2")
+            .bind(Timestamp::now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        commit(tx).await
     }
 
     async fn rotate_invitation(
         &self,
         org: Uuid,
+        actor: Actor,
         id: Uuid,
         hash: [u8; 32],
         expires_at: Option<Timestamp>,
     ) -> StoreResult<Invitation> {
         let mut tx = begin_write(self).await?;
-        let done = sqlx::query(
+        lock_org(&mut tx, org).await?;
+        pending_invitation_for(&mut tx, org, actor, id).await?;
+        sqlx::query(
             "UPDATE invitations SET token_hash = $1, expires_at = COALESCE($2, expires_at), \
-             updated_at = $3 WHERE organization_id = $4 AND id = $5 AND status = 'pending'",
+             updated_at = $3 WHERE id = $4",
         )
         .bind(&hash[..])
         .bind(expires_at)
         .bind(Timestamp::now())
-        .bind(org)
         .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        if done.rows_affected() == 0 {
-            let exists: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM invitations WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?;
-            return Err(match exists {
-                None => StoreError::NotFound("Invitation"),
-                Some(_) => StoreError::Conflict("the invitation is no longer pending".into()),
-            });
-        }
         let inv = invitation_in(&mut tx, id).await?;
         commit(tx).await?;
         Ok(inv)
@@ -669,6 +657,18 @@ impl Resources for SqlStore {
         invitee: Invitee,
     ) -> StoreResult<(User, Uuid)> {
         let mut tx = begin_write(self).await?;
+        // Lock order: the organization first, then the invitation (as deleting the organization
+        // does), so an accept racing a delete waits instead of deadlocking.
+        let org: Uuid =
+            sqlx::query_scalar("SELECT organization_id FROM invitations WHERE token_hash = $1")
+                .bind(&hash[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?
+                .ok_or(StoreError::NotFound("Invitation"))?;
+        lock_org(&mut tx, org)
+            .await
+            .map_err(|_| StoreError::NotFound("Invitation"))?;
         // Locks the invitation: of concurrent accepts, one finds it pending.
         let inv: LockedInvitation = sqlx::query_as(LOCK_INVITATION)
             .bind(&hash[..])
@@ -704,42 +704,22 @@ impl Resources for SqlStore {
                 name,
                 username,
             } => {
-                #[derive(FromRow)]
-                struct Existing {
-                    id: Uuid,
-                    has_password: bool,
-                    is_service_account: bool,
-                }
-                let existing: Option<Existing> = sqlx::query_as(
-                    "SELECT id, password_hash IS NOT NULL AS has_password, is_service_account \
-                     FROM users WHERE lower(email) = lower($1)",
-                )
-                .bind(&inv.email)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?;
-                match existing {
-                    Some(e) if e.has_password || e.is_service_account => {
-                        return Err(StoreError::Conflict(
-                            "An account with this email exists: sign in to accept".into(),
-                        ));
-                    }
-                    Some(e) => {
-                        // A provisioned, password-less account: the invitee sets its password.
-                        sqlx::query(
-                            "UPDATE users SET password_hash = $1, name = COALESCE($2, name), \
-                             updated_at = $3 WHERE id = $4",
-                        )
-                        .bind(password_hash)
-                        .bind(name)
-                        .bind(now)
-                        .bind(e.id)
-                        .execute(&mut *tx)
+                // An invitation only ever creates an account. It never sets or changes the
+                // password of an existing one, provisioned (password-less) and deactivated
+                // accounts included: whoever holds the link is not thereby that account's owner.
+                let existing: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+                        .bind(&inv.email)
+                        .fetch_optional(&mut *tx)
                         .await
                         .map_err(err)?;
-                        user_in(&mut tx, e.id)
-                            .await?
-                            .ok_or(StoreError::NotFound("User"))?
+                match existing {
+                    Some(_) => {
+                        return Err(StoreError::Conflict(
+                            "An account with this email exists: sign in to accept (an account \
+                             without a password is claimed through password reset)"
+                                .into(),
+                        ));
                     }
                     None => {
                         insert_user(
@@ -757,7 +737,6 @@ impl Resources for SqlStore {
                 }
             }
         };
-        lock_org(&mut tx, inv.organization_id).await?;
         if role_of(&mut tx, inv.organization_id, user.id)
             .await?
             .is_none()
@@ -897,6 +876,7 @@ impl Resources for SqlStore {
         patch: ProjectPatch,
     ) -> StoreResult<Project> {
         let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         let mut p = project_in(&mut tx, org, id).await?;
         if let Some(slug) = patch.slug {
             if project_slug_taken(&mut tx, org, &slug, id).await? {
@@ -925,17 +905,18 @@ impl Resources for SqlStore {
     }
 
     async fn delete_project(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         let done = sqlx::query("DELETE FROM projects WHERE organization_id = $1 AND id = $2")
             .bind(org)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(err)?;
-        crate::store::cache::invalidate();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("Project"));
         }
-        Ok(())
+        commit(tx).await
     }
 
     async fn project_role(&self, project: Uuid, user: Uuid) -> StoreResult<Option<ProjectRole>> {
@@ -1029,6 +1010,7 @@ impl Resources for SqlStore {
         role: ProjectRole,
     ) -> StoreResult<ProjectMember> {
         let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         project_in(&mut tx, org, project).await?;
         let done = sqlx::query(
             "UPDATE project_members SET role = $1 WHERE project_id = $2 AND user_id = $3",
@@ -1049,6 +1031,7 @@ impl Resources for SqlStore {
 
     async fn remove_project_member(&self, org: Uuid, project: Uuid, user: Uuid) -> StoreResult<()> {
         let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         project_in(&mut tx, org, project).await?;
         let done =
             sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
@@ -1071,6 +1054,7 @@ impl Resources for SqlStore {
         description: Option<String>,
     ) -> StoreResult<Application> {
         let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         check_app_project(&mut tx, org, project).await?;
         let now = Timestamp::now();
         let row = ApplicationRow {
@@ -1138,6 +1122,7 @@ impl Resources for SqlStore {
         patch: ApplicationPatch,
     ) -> StoreResult<Application> {
         let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         let mut a: ApplicationRow = sqlx::query_as(
             "SELECT id, name, project_id, description, created_at, updated_at FROM applications \
              WHERE organization_id = $1 AND id = $2",
@@ -1175,16 +1160,17 @@ impl Resources for SqlStore {
     }
 
     async fn delete_application(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
         let done = sqlx::query("DELETE FROM applications WHERE organization_id = $1 AND id = $2")
             .bind(org)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(err)?;
-        crate::store::cache::invalidate();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("Application"));
         }
-        Ok(())
+        commit(tx).await
     }
 }
