@@ -142,7 +142,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(service_accounts::list, service_accounts::create))
         .routes(routes!(service_accounts::delete))
-        .routes(routes!(service_accounts::create_token))
+        .routes(routes!(
+            service_accounts::create_token,
+            service_accounts::list_tokens
+        ))
+        .routes(routes!(service_accounts::revoke_token))
         .routes(routes!(service_accounts::create_token_as_superuser))
         .routes(routes!(invitations::list, invitations::create))
         .routes(routes!(invitations::revoke))

@@ -121,6 +121,17 @@ pub fn slug_from_name(name: &str) -> String {
 }
 
 /// 1–256 characters, not all white space; stored trimmed.
+/// An address with its local part hidden: `jane@example.com` → `j***@example.com`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
 /// Whether a JSON document holds a NUL character in a string: JSON can only write one as the
 /// escape `\u0000`, which counts when the backslash before it is not itself escaped.
 pub fn json_has_nul(body: &[u8]) -> bool {

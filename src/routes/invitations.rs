@@ -80,18 +80,64 @@ pub struct AcceptedInvitation {
     pub session: Option<AuthResponse>,
 }
 
+/// Delivers the link. The token comes back to the inviter only in development (no mail server)
+/// and only for an invitation by email address: one made for an existing account named by id
+/// or username (`user_id`) is that account's to accept, and its link goes to the account alone.
 async fn send(state: &AppState, inv: Invitation, token: String) -> SentInvitation {
     let outcome = deliver(state, inv.id, &inv.email, &inv.organization.name, &token, 0).await;
-    let dev = state.mailer.is_none();
+    let dev = state.mailer.is_none() && inv.user_id.is_none();
     SentInvitation {
         accept_url: dev.then(|| accept_link(state, &token)),
         token: dev.then_some(token),
-        invitation: Invitation {
+        invitation: as_seen_by_organization(Invitation {
             delivery: outcome.delivery.into(),
             delivery_error: outcome.error,
             ..inv
-        },
+        }),
     }
+}
+
+/// An invitation made for an existing account by id or username shows its address masked: the
+/// organization named the account, and learns nothing more about it.
+pub fn as_seen_by_organization(mut inv: Invitation) -> Invitation {
+    if inv.user_id.is_some() {
+        inv.email = validate::mask_email(&inv.email);
+    }
+    inv
+}
+
+/// Creates (or refreshes) an invitation after the checks every way of inviting shares; returns
+/// it as delivered and whether it refreshed a pending one.
+pub async fn invite(
+    state: &AppState,
+    caller: &Caller,
+    org: uuid::Uuid,
+    actor: crate::authz::Actor,
+    email: String,
+    role: Role,
+    invitee_id: Option<uuid::Uuid>,
+) -> ApiResult<(SentInvitation, bool)> {
+    if let Some(limits) = &state.limits {
+        limits
+            .invitations_per_account
+            .hit(&caller.user.id.to_string())?;
+    }
+    let (token, hash) = mint_invitation_token();
+    let new = NewInvitation {
+        organization_id: org,
+        email,
+        role,
+        hash,
+        expires_at: Timestamp::now().plus_secs(state.config.invitation_lifetime_secs as i64),
+        delivery: if state.mailer.is_some() {
+            "pending"
+        } else {
+            "none"
+        },
+        invitee_id,
+    };
+    let (inv, refreshed) = state.store.create_invitation(new, actor).await?;
+    Ok((send(state, inv, token).await, refreshed))
 }
 
 /// Invitations of the organization (owners and admins).
@@ -113,6 +159,7 @@ pub async fn list(
         return Err(ApiError::field("after", "is not a valid cursor"));
     }
     let items = state.store.list_invitations(access.id, &page).await?;
+    let items: Vec<Invitation> = items.into_iter().map(as_seen_by_organization).collect();
     Ok(paged(&uri, &page, items, |i| Cursor::Id(i.id)))
 }
 
@@ -136,31 +183,22 @@ pub async fn create(
     let mut c = Checks::new();
     let email = c.check("email", validate::email(&req.email));
     c.finish()?;
-    if let Some(limits) = &state.limits {
-        limits
-            .invitations_per_account
-            .hit(&caller.user.id.to_string())?;
-    }
-    let (token, hash) = mint_invitation_token();
-    let new = NewInvitation {
-        organization_id: access.id,
-        email: email.unwrap_or_default(),
-        role: req.role.unwrap_or(Role::Member),
-        hash,
-        expires_at: Timestamp::now().plus_secs(state.config.invitation_lifetime_secs as i64),
-        delivery: if state.mailer.is_some() {
-            "pending"
-        } else {
-            "none"
-        },
-    };
-    let (inv, refreshed) = state.store.create_invitation(new, access.actor).await?;
+    let (sent, refreshed) = invite(
+        &state,
+        &caller,
+        access.id,
+        access.actor,
+        email.unwrap_or_default(),
+        req.role.unwrap_or(Role::Member),
+        None,
+    )
+    .await?;
     let status = if refreshed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(send(&state, inv, token).await)).into_response())
+    Ok((status, Json(sent)).into_response())
 }
 
 /// Revoke a pending invitation (owners and admins; only owners revoke owner invitations).

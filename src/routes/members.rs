@@ -2,14 +2,15 @@
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::invitations::{self, SentInvitation};
 use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, OrgAccess};
 use crate::authz::Role;
 use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
@@ -105,17 +106,22 @@ pub async fn get(
 }
 
 /// Add a member by exactly one of `user_id`, `username`, `email` (owners and admins; only owners
-/// add owners).
+/// add owners). Service accounts cannot be added (they belong to the organization that created
+/// them). When the installation sets `member_add_requires_consent`, nobody is added directly:
+/// the account is invited instead (`202`).
 #[utoipa::path(post, path = "/organizations/{org}/members", tag = "members",
     params(("org" = String, Path, description = "Organization id or slug")), request_body = AddMemberRequest,
-    responses((status = 201, body = Member), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Already a member", body = ErrorBody)))]
+    responses((status = 201, body = Member),
+        (status = 202, description = "Member additions need consent on this installation: an invitation was sent instead", body = SentInvitation),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not allowed, or a service account of another organization", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Already a member", body = ErrorBody),
+        (status = 429, description = "Too many invitations sent by this account (consent mode)", body = ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
     Json(req): Json<AddMemberRequest>,
-) -> ApiResult<(StatusCode, Json<Member>)> {
+) -> ApiResult<Response> {
     let access = caller.org(&state, &org).await?;
     access.writable()?;
     access.require(Role::Admin)?;
@@ -162,11 +168,63 @@ pub async fn add(
         Role::Member
     });
     let target = target.ok_or_else(ApiError::internal)?;
+    if state.config.member_add_requires_consent {
+        return invite_instead(&state, &caller, &access, target, role).await;
+    }
     let member = state
         .store
         .add_member(access.id, access.actor, target, role)
         .await?;
-    Ok((StatusCode::CREATED, Json(member)))
+    Ok((StatusCode::CREATED, Json(member)).into_response())
+}
+
+/// With `member_add_requires_consent`: nobody joins without saying yes. The account is sent an
+/// invitation instead (`202`); by email, whether or not an account has it (the answer does not
+/// tell); by id or username, with its address masked in every answer to the organization.
+async fn invite_instead(
+    state: &AppState,
+    caller: &Caller,
+    access: &OrgAccess,
+    target: MemberTarget,
+    role: Role,
+) -> ApiResult<Response> {
+    let (email, invitee) = match target {
+        MemberTarget::Email { email, .. } => (email, None),
+        MemberTarget::UserId(id) => {
+            let user = state
+                .store
+                .user(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("User"))?;
+            (user.email.clone(), Some(user))
+        }
+        MemberTarget::Username(name) => {
+            let user = state
+                .store
+                .user_for_login(&name)
+                .await?
+                .map(|(u, _)| u)
+                .filter(|u| u.username.eq_ignore_ascii_case(&name))
+                .ok_or_else(|| ApiError::not_found("User"))?;
+            (user.email.clone(), Some(user))
+        }
+    };
+    if invitee.as_ref().is_some_and(|u| u.is_service_account) {
+        return Err(ApiError::forbidden(
+            "A service account belongs to the organization that created it",
+        ));
+    }
+    let (sent, _) = invitations::invite(
+        state,
+        caller,
+        access.id,
+        access.actor,
+        email,
+        role,
+        invitee.map(|u| u.id),
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(sent)).into_response())
 }
 
 /// Change a member's role (owners and admins; only owners grant or take away `owner`; the last

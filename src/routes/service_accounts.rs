@@ -13,7 +13,7 @@ use crate::authz::Role;
 use crate::domain::Timestamp;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::store::{Member, NewToken, TokenKind, User};
+use crate::store::{Member, NewToken, TokenInfo, TokenKind, User};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +171,48 @@ pub async fn create_token(
         .ok_or_else(ApiError::internal)?;
     let created = CreatedToken { info, token };
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The tokens of a service account of the organization (owners and admins with at least the
+/// account's role), never with their secrets.
+#[utoipa::path(get, path = "/organizations/{org}/service-accounts/{user}/tokens", tag = "service accounts",
+    params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "Service account id")),
+    responses((status = 200, body = Vec<TokenInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<TokenInfo>>> {
+    let access = caller.org(&state, &org).await?;
+    access.require(Role::Admin)?;
+    let user = parse_id(&user, "Service account")?;
+    let tokens = state
+        .store
+        .service_account_tokens(access.id, access.actor, user)
+        .await?;
+    Ok(Json(tokens))
+}
+
+/// Revoke a token of a service account of the organization (owners and admins with at least the
+/// account's role); it fails on the very next request.
+#[utoipa::path(delete, path = "/organizations/{org}/service-accounts/{user}/tokens/{id}", tag = "service accounts",
+    params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "Service account id"),
+        ("id" = String, Path, description = "Token id")),
+    responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, user, id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Ok>> {
+    let access = caller.org(&state, &org).await?;
+    access.require(Role::Admin)?;
+    let user = parse_id(&user, "Service account")?;
+    let id = parse_id(&id, "Token")?;
+    state
+        .store
+        .revoke_service_account_token(access.id, access.actor, user, id)
+        .await?;
+    Ok(ok())
 }
 
 /// Issue a token for any service account (superusers), optionally scoped to an organization.

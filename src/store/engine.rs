@@ -1312,6 +1312,16 @@ impl Store for SqlStore {
         if role_of(&mut tx, org, user_id).await?.is_some() {
             return Err(StoreError::Conflict("already a member".into()));
         }
+        // A service account belongs to the organization that created it: adding it elsewhere
+        // would let that organization act with another's credentials.
+        if user_in(&mut tx, user_id)
+            .await?
+            .is_some_and(|u| u.is_service_account)
+        {
+            return Err(StoreError::Forbidden(
+                "A service account belongs to the organization that created it".into(),
+            ));
+        }
         insert_membership(&mut tx, org, user_id, role, Timestamp::now()).await?;
         let member = member_in(&mut tx, org, user_id).await?;
         commit(tx).await?;

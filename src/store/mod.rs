@@ -565,7 +565,14 @@ pub struct OrgSummary {
 pub struct Invitation {
     pub id: Uuid,
     pub organization: OrgSummary,
+    /// The invited address. Masked (`j***@example.com`) for the organization when the
+    /// invitation was made by adding an existing account by id or username while member
+    /// additions need consent.
     pub email: String,
+    /// The invited account, when the invitation was made for an existing account by id or
+    /// username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
     pub role: Role,
     pub status: InvitationStatus,
     /// Who invited; null once that user is deleted.
@@ -586,6 +593,9 @@ pub struct NewInvitation {
     pub hash: [u8; 32],
     pub expires_at: Timestamp,
     pub delivery: &'static str,
+    /// Set when an existing account is invited by id or username (its email stays hidden from
+    /// the organization).
+    pub invitee_id: Option<Uuid>,
 }
 
 /// Who accepts an invitation.
@@ -710,6 +720,21 @@ pub trait Resources: Send + Sync + 'static {
     ) -> StoreResult<Uuid>;
 
     /// Creates an invitation, or refreshes the pending one for the same email (`true`).
+    /// The tokens of service account `account` scoped to `org` (owners and admins with at least
+    /// the account's role).
+    async fn service_account_tokens(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        account: Uuid,
+    ) -> StoreResult<Vec<TokenInfo>>;
+    async fn revoke_service_account_token(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<()>;
     async fn create_invitation(
         &self,
         new: NewInvitation,

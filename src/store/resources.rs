@@ -31,7 +31,7 @@ const TOKEN_SELECT: &str = "SELECT id, name, kind, organization_id, expires_at, 
 
 const INVITATION_SELECT: &str = "SELECT i.id, i.email, i.role, i.status, i.expires_at, \
      i.delivery, i.delivery_error, i.created_at, o.id AS org_id, o.name AS org_name, \
-     o.slug AS org_slug, u.id AS inviter_id, u.username AS inviter_username, \
+     o.slug AS org_slug, i.invitee_id, u.id AS inviter_id, u.username AS inviter_username, \
      u.email AS inviter_email FROM invitations i \
      JOIN organizations o ON o.id = i.organization_id \
      LEFT JOIN users u ON u.id = i.inviter_id ";
@@ -49,6 +49,7 @@ struct InvitationRow {
     org_id: Uuid,
     org_name: String,
     org_slug: String,
+    invitee_id: Option<Uuid>,
     inviter_id: Option<Uuid>,
     inviter_username: Option<String>,
     inviter_email: Option<String>,
@@ -82,6 +83,7 @@ impl From<InvitationRow> for Invitation {
                 slug: r.org_slug,
             },
             email: r.email,
+            user_id: r.invitee_id,
             role: Role::parse(&r.role).unwrap_or(Role::Member),
             status: invitation_status(&r.status, r.expires_at, Timestamp::now()),
             inviter,
@@ -201,6 +203,31 @@ async fn pending_invitation_for(tx: &mut Tx, org: Uuid, actor: Actor, id: Uuid) 
     if invitation_status(&status, expires_at, Timestamp::now()) != InvitationStatus::Pending {
         return Err(StoreError::Conflict(
             "the invitation is no longer pending".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// May `actor` manage the tokens of service account `account` of `org`? Owners and admins with
+/// at least the account's role (a token of an account acts with its role).
+async fn check_service_account_manager(
+    tx: &mut Tx,
+    org: Uuid,
+    actor: Actor,
+    account: Uuid,
+) -> StoreResult<()> {
+    let actor_role = actor_role(tx, org, actor).await?;
+    let is_sa = user_in(tx, account)
+        .await?
+        .is_some_and(|u| u.is_service_account);
+    let sa_role = match (is_sa, role_of(tx, org, account).await?) {
+        (true, Some(role)) => role,
+        _ => return Err(StoreError::NotFound("Service account")),
+    };
+    if actor_role < Role::Admin || sa_role > actor_role {
+        return Err(StoreError::Forbidden(
+            "Only owners and admins with at least the service account's role manage its tokens"
+                .into(),
         ));
     }
     Ok(())
@@ -389,19 +416,7 @@ impl Resources for SqlStore {
     ) -> StoreResult<Uuid> {
         let mut tx = begin_write(self).await?;
         lock_org(&mut tx, org).await?;
-        let actor_role = actor_role(&mut tx, org, actor).await?;
-        let is_sa = user_in(&mut tx, new.user_id)
-            .await?
-            .is_some_and(|u| u.is_service_account);
-        let sa_role = match (is_sa, role_of(&mut tx, org, new.user_id).await?) {
-            (true, Some(role)) => role,
-            _ => return Err(StoreError::NotFound("Service account")),
-        };
-        if actor_role < Role::Admin || sa_role > actor_role {
-            return Err(StoreError::Forbidden(
-                "Only members with at least the service account's role can issue its tokens".into(),
-            ));
-        }
+        check_service_account_manager(&mut tx, org, actor, new.user_id).await?;
         let id = Uuid::now_v7();
         insert_token(
             &mut *tx,
@@ -414,6 +429,55 @@ impl Resources for SqlStore {
         .await?;
         commit(tx).await?;
         Ok(id)
+    }
+
+    async fn service_account_tokens(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        account: Uuid,
+    ) -> StoreResult<Vec<TokenInfo>> {
+        let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
+        check_service_account_manager(&mut tx, org, actor, account).await?;
+        let mut q = QueryBuilder::<Db>::new(TOKEN_SELECT);
+        q.push("WHERE user_id = ");
+        q.push_bind(account);
+        q.push(" AND organization_id = ");
+        q.push_bind(org);
+        q.push(" ORDER BY id");
+        let rows: Vec<TokenRow> = q
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        commit(tx).await?;
+        Ok(rows.into_iter().map(TokenInfo::from).collect())
+    }
+
+    async fn revoke_service_account_token(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(self).await?;
+        lock_org(&mut tx, org).await?;
+        check_service_account_manager(&mut tx, org, actor, account).await?;
+        let done = sqlx::query(
+            "DELETE FROM tokens WHERE id = $1 AND user_id = $2 AND organization_id = $3",
+        )
+        .bind(id)
+        .bind(account)
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("Token"));
+        }
+        commit(tx).await
     }
 
     async fn create_invitation(
@@ -455,7 +519,7 @@ impl Resources for SqlStore {
                 sqlx::query(
                     "UPDATE invitations SET role = $1, token_hash = $2, expires_at = $3, \
                      inviter_id = $4, delivery = $5, delivery_error = NULL, delivery_attempts = 0, \
-                     next_attempt_at = NULL, updated_at = $6 WHERE id = $7",
+                     next_attempt_at = NULL, updated_at = $6, invitee_id = $8 WHERE id = $7",
                 )
                 .bind(new.role.as_str())
                 .bind(&new.hash[..])
@@ -464,6 +528,7 @@ impl Resources for SqlStore {
                 .bind(new.delivery)
                 .bind(now)
                 .bind(id)
+                .bind(new.invitee_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
@@ -473,8 +538,8 @@ impl Resources for SqlStore {
                 let id = Uuid::now_v7();
                 sqlx::query(
                     "INSERT INTO invitations (id, organization_id, email, role, token_hash, status, \
-                     inviter_id, expires_at, delivery, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $9)",
+                     inviter_id, expires_at, delivery, created_at, updated_at, invitee_id) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $9, $10)",
                 )
                 .bind(id)
                 .bind(org)
@@ -485,6 +550,7 @@ impl Resources for SqlStore {
                 .bind(new.expires_at)
                 .bind(new.delivery)
                 .bind(now)
+                .bind(new.invitee_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
