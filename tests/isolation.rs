@@ -93,7 +93,9 @@ async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> 
 
 /// Fills a path template with one organization's ids.
 fn fill(template: &str, org: &str, ids: &Ids) -> String {
-    let id = if template.contains("/projects/{id}") {
+    let id = if template.contains("/service-accounts/{user}/tokens/{id}") {
+        &ids.service_account_token
+    } else if template.contains("/projects/{id}") {
         &ids.project
     } else if template.contains("/applications/{id}") {
         &ids.application
@@ -118,6 +120,7 @@ struct Ids {
     application: String,
     invitation: String,
     service_account: String,
+    service_account_token: String,
     member: String,
     token: String,
 }
@@ -133,7 +136,9 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
     let b = app.org(&owner_b, "Tenant B").await;
     app.add(&a, &owner_a, &admin_a, "admin").await;
     app.add(&a, &owner_a, &member_a, "member").await;
-    app.add(&a, &owner_a, &sa_a, "admin").await;
+    // An installation's service account joins an organization through a superuser only.
+    let root = app.superuser("root_a").await;
+    app.add(&a, &root, &sa_a, "admin").await;
     app.add(&b, &owner_b, &member_b, "member").await;
     let scoped_a = app
         .token_for(owner_a.id, TokenKind::Pat, Some(a.parse().unwrap()))
@@ -191,10 +196,10 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
             json!({"name": "B robot"}),
         )
         .await
-        .expect(201)["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .expect(201)
+        .clone();
+    let sa_b_token = sa_b["token"]["id"].as_str().unwrap().to_string();
+    let sa_b = sa_b["user"]["id"].as_str().unwrap().to_string();
     let token_b = app
         .post(
             "/tokens",
@@ -211,6 +216,7 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         application: app_b,
         invitation: inv_b,
         service_account: sa_b,
+        service_account_token: sa_b_token,
         member: member_b.id.to_string(),
         token: token_b,
     };
@@ -219,6 +225,7 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         application: uuid::Uuid::now_v7().to_string(),
         invitation: uuid::Uuid::now_v7().to_string(),
         service_account: uuid::Uuid::now_v7().to_string(),
+        service_account_token: uuid::Uuid::now_v7().to_string(),
         member: uuid::Uuid::now_v7().to_string(),
         token: uuid::Uuid::now_v7().to_string(),
     };

@@ -25,6 +25,8 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("GET", "/readyz", Need::Public),
     ("POST", "/auth/signup", Need::Public),
     ("POST", "/auth/login", Need::Public),
+    ("POST", "/auth/password-reset", Need::Public),
+    ("POST", "/auth/password-reset/confirm", Need::Public),
     ("POST", "/invitations/accept", Need::Public),
     ("POST", "/invitations/decline", Need::Public),
     ("POST", "/auth/logout", Need::Authenticated),
@@ -67,6 +69,16 @@ const POLICY: &[(&str, &str, Need)] = &[
     (
         "POST",
         "/organizations/{org}/service-accounts/{user}/tokens",
+        Need::Admin,
+    ),
+    (
+        "GET",
+        "/organizations/{org}/service-accounts/{user}/tokens",
+        Need::Admin,
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/service-accounts/{user}/tokens/{id}",
         Need::Admin,
     ),
     ("GET", "/organizations/{org}/invitations", Need::Admin),
@@ -189,6 +201,7 @@ struct Fixture {
     member: TestUser,
     target: TestUser,
     service_account: String,
+    service_account_token: String,
     project: String,
     application: String,
     invitation: String,
@@ -244,17 +257,17 @@ async fn fixture(app: &TestApp, n: usize) -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
-    let service_account = app
+    let created = app
         .post(
             &format!("{base}/service-accounts"),
             &owner.token,
             json!({"name": "Bot"}),
         )
         .await
-        .expect(201)["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .expect(201)
+        .clone();
+    let service_account = created["user"]["id"].as_str().unwrap().to_string();
+    let service_account_token = created["token"]["id"].as_str().unwrap().to_string();
     Fixture {
         org,
         owner,
@@ -262,6 +275,7 @@ async fn fixture(app: &TestApp, n: usize) -> Fixture {
         member,
         target,
         service_account,
+        service_account_token,
         project,
         application,
         invitation,
@@ -285,7 +299,9 @@ fn body_for(schema: &str, f: &Fixture) -> Value {
 }
 
 fn fill(path: &str, f: &Fixture) -> String {
-    let id = if path.contains("/projects/{id}") {
+    let id = if path.contains("/service-accounts/{user}/tokens/{id}") {
+        &f.service_account_token
+    } else if path.contains("/projects/{id}") {
         &f.project
     } else if path.contains("/applications/{id}") {
         &f.application
@@ -425,6 +441,8 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
         let mut body = match schema {
             "SignupRequest" => json!({"email": "x@example.com", "password": "hunter2hunter2"}),
             "LoginRequest" => json!({"login": "x", "password": "y"}),
+            "PasswordResetRequest" => json!({"email": "x@example.com"}),
+            "PasswordResetConfirmRequest" => json!({"token": "orgd_pwr_x", "password": "yyyyyyyy"}),
             "AcceptInvitationRequest" | "DeclineInvitationRequest" => {
                 json!({"token": "orgd_inv_x"})
             }

@@ -246,7 +246,22 @@ async fn service_accounts_are_token_only_members(app: TestApp) {
     app.post("/organizations", &sa_token, json!({"name": "Bots"}))
         .await
         .expect_error(403, "forbidden");
-    // Tokens it makes are service-account tokens, and never wider than its own.
+    // Tokens it makes, where its organization allows it, are service-account tokens, and never
+    // wider than its own.
+    app.post(
+        "/tokens",
+        &sa_token,
+        json!({"name": "child", "organization": org}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.patch(
+        &format!("/organizations/{org}"),
+        &admin.token,
+        json!({"service_accounts_can_mint_tokens": true}),
+    )
+    .await
+    .expect(200);
     let t = app
         .post(
             "/tokens",
@@ -347,9 +362,17 @@ async fn superusers_issue_tokens_for_service_accounts(app: TestApp) {
     let me = app.get("/users/me", &token).await;
     assert_eq!(me.expect(200)["is_service_account"], true);
     let org = app.org(&alice, "Acme").await;
+    // An installation's service account joins an organization through a superuser only.
     app.post(
         &format!("/organizations/{org}/members"),
         &alice.token,
+        json!({"user_id": sa}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    app.post(
+        &format!("/organizations/{org}/members"),
+        &root.token,
         json!({"user_id": sa}),
     )
     .await

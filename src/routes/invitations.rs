@@ -342,7 +342,8 @@ pub async fn accept(
         .store
         .member(org, user.id)
         .await?
-        .ok_or_else(ApiError::internal)?;
+        // Written, then removed by a concurrent request before it could be read back.
+        .ok_or_else(|| ApiError::not_found("Member"))?;
     let session = if new_account {
         Some(super::auth::new_session(&state, user).await?)
     } else {

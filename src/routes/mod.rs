@@ -34,7 +34,13 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .is_some_and(|m| {
                 m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
             });
@@ -146,7 +152,9 @@ fn plain(message: &str) -> String {
         while let Some(start) = out.find(marker) {
             let rest = &out[start + marker.len()..];
             let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '<' || c == '>'))
+                .find(|c: char| {
+                    !(c.is_alphanumeric() || c == '_' || c == ':' || c == '<' || c == '>')
+                })
                 .unwrap_or(rest.len());
             out = format!("{}{replacement}{}", &out[..start], &rest[end..]);
         }

@@ -192,7 +192,8 @@ pub async fn create(
         .store
         .organization(id, caller.user.id)
         .await?
-        .ok_or_else(ApiError::internal)?;
+        // Written, then removed by a concurrent request before it could be read back.
+        .ok_or_else(|| ApiError::not_found("Organization"))?;
     Ok((
         StatusCode::CREATED,
         Json(Organization { role: None, ..org }),

@@ -168,7 +168,8 @@ pub async fn create_token(
         .store
         .token_info(user, id)
         .await?
-        .ok_or_else(ApiError::internal)?;
+        // Written, then removed by a concurrent request before it could be read back.
+        .ok_or_else(|| ApiError::not_found("Token"))?;
     let created = CreatedToken { info, token };
     Ok((StatusCode::CREATED, Json(created)))
 }

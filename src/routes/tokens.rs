@@ -76,7 +76,14 @@ pub async fn issue(
         .store
         .token_info(user, id)
         .await?
-        .ok_or_else(ApiError::internal)?;
+        // Written, then removed with its organization by a concurrent request.
+        .ok_or_else(|| {
+            ApiError::not_found(if organization_id.is_some() {
+                "Organization"
+            } else {
+                "Token"
+            })
+        })?;
     Ok(CreatedToken { info, token })
 }
 

@@ -111,7 +111,7 @@ fn profile_patch(
         username: username
             .as_ref()
             .and_then(|u| c.check("username", validate::username(u))),
-        name: c.nullable("name", name, |v| validate::text(v, 256)),
+        name: c.nullable("name", name, validate::person_name),
         avatar_url: c.nullable("avatar_url", avatar_url, validate::http_url),
         company: c.nullable("company", company, |v| validate::text(v, 256)),
         job_title: c.nullable("job_title", job_title, |v| validate::text(v, 256)),

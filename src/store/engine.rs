@@ -1313,14 +1313,23 @@ impl Store for SqlStore {
             return Err(StoreError::Conflict("already a member".into()));
         }
         // A service account belongs to the organization that created it: adding it elsewhere
-        // would let that organization act with another's credentials.
+        // would let that organization issue its tokens and act as it. Only a superuser attaches
+        // an installation's service account (one in no organization) to an organization.
         if user_in(&mut tx, user_id)
             .await?
             .is_some_and(|u| u.is_service_account)
         {
-            return Err(StoreError::Forbidden(
-                "A service account belongs to the organization that created it".into(),
-            ));
+            let elsewhere: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            if elsewhere > 0 || !matches!(actor, Actor::Superuser(_)) {
+                return Err(StoreError::Forbidden(
+                    "A service account belongs to the organization that created it".into(),
+                ));
+            }
         }
         insert_membership(&mut tx, org, user_id, role, Timestamp::now()).await?;
         let member = member_in(&mut tx, org, user_id).await?;

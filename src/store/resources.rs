@@ -190,17 +190,18 @@ async fn invitation_in(tx: &mut Tx, id: Uuid) -> StoreResult<Invitation> {
 /// lock the caller holds.
 async fn pending_invitation_for(tx: &mut Tx, org: Uuid, actor: Actor, id: Uuid) -> StoreResult<()> {
     let actor_role = actor_role(tx, org, actor).await?;
-    let row: Option<(String, String, Timestamp)> = sqlx::query_as(
-        "SELECT role, status, expires_at FROM invitations WHERE organization_id = $1 AND id = $2",
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT role, status FROM invitations WHERE organization_id = $1 AND id = $2",
     )
     .bind(org)
     .bind(id)
     .fetch_optional(&mut **tx)
     .await
     .map_err(err)?;
-    let (role, status, expires_at) = row.ok_or(StoreError::NotFound("Invitation"))?;
+    let (role, status) = row.ok_or(StoreError::NotFound("Invitation"))?;
     rules::check_invitation(actor_role, Role::parse(&role).unwrap_or(Role::Owner))?;
-    if invitation_status(&status, expires_at, Timestamp::now()) != InvitationStatus::Pending {
+    // An expired invitation is still open: a resend renews it, a revoke ends it.
+    if status != "pending" {
         return Err(StoreError::Conflict(
             "the invitation is no longer pending".into(),
         ));
