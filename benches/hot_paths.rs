@@ -144,6 +144,7 @@ mod json {
             trial_expiry: None,
             managed_by: Vec::new(),
             metadata: serde_json::json!({}),
+            service_accounts_can_mint_tokens: false,
             created_at: now,
             updated_at: now,
             role: None,
