@@ -85,7 +85,7 @@ async fn postgres_outage_gives_503_and_recovers_by_itself() {
     // 2. The server goes away: reads and writes get a clean 503, readiness says so.
     cluster.stop().unwrap();
     // Reads cached in the last second may still be served; start from a cold cache.
-    orgd::store::cache::invalidate();
+    orgd::store::cache::bump_all();
     assert_clean_unavailable(&app.get(&path, &owner.token).await);
     let w = app
         .post(
@@ -174,7 +174,7 @@ async fn a_read_only_sqlite_file_gives_a_clean_error() {
 
     // A token last used long ago: reading must not need the bookkeeping write.
     writable_stale(&file).await;
-    orgd::store::cache::invalidate();
+    orgd::store::cache::bump_all();
     let app = TestApp::sqlite_at(&format!("sqlite://{}?mode=ro", file.display())).await;
     app.get(&format!("/organizations/{org}"), &owner.token)
         .await

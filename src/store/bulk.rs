@@ -65,7 +65,7 @@ impl Bulk for SqlStore {
                 tracing::debug!(error = %e, "after ANALYZE");
             }
         }
-        crate::store::cache::invalidate();
+        crate::store::cache::bump_all();
         Ok(())
     }
 }

@@ -21,10 +21,21 @@ pub struct SqlStore {
     /// SQLite's writer queue; PostgreSQL relies on row locks instead and leaves it unused.
     #[allow(dead_code)]
     pub(crate) writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL: the task hearing other nodes' cache invalidations.
+    #[allow(dead_code)]
+    pub(crate) listener: Option<ListenerTask>,
 }
 
-/// The node's read caches (see `store::cache`).
-#[derive(Default)]
+/// Stops its task when the store is dropped.
+pub(crate) struct ListenerTask(#[allow(dead_code)] tokio::task::JoinHandle<()>);
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The node's read caches (see `store::cache`), each bounded.
 pub(crate) struct Caches {
     auth: crate::store::cache::Cache<[u8; 32], Authenticated>,
     access: crate::store::cache::Cache<(String, Uuid), OrgAccessRow>,
@@ -34,11 +45,37 @@ pub(crate) struct Caches {
     member: crate::store::cache::Cache<(Uuid, Uuid), Option<Member>>,
 }
 
+impl Default for Caches {
+    fn default() -> Self {
+        use crate::store::cache::Cache;
+        // Sized for about 100 MB at most: an organization view is about 1 KB, a page of members
+        // up to 100 rows.
+        Caches {
+            auth: Cache::new(100_000),
+            access: Cache::new(100_000),
+            organization: Cache::new(50_000),
+            organizations: Cache::new(10_000),
+            members: Cache::new(2_000),
+            member: Cache::new(50_000),
+        }
+    }
+}
+
 /// A write transaction. On SQLite it also holds the node's writer lock: writers queue in order
 /// instead of polling the database's busy handler, which keeps write latency flat under load.
 pub(crate) struct Tx {
     inner: Transaction<'static, Db>,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// What this transaction changed, for the caches of this node and the others.
+    touched: Vec<crate::store::cache::Tag>,
+}
+
+impl Tx {
+    fn touch(&mut self, tag: crate::store::cache::Tag) {
+        if !self.touched.contains(&tag) {
+            self.touched.push(tag);
+        }
+    }
 }
 
 impl std::ops::Deref for Tx {
@@ -199,15 +236,47 @@ fn err(e: sqlx::Error) -> StoreError {
     map_sqlx(e)
 }
 
-async fn commit(tx: Tx) -> StoreResult<()> {
+/// Commits, and makes what the transaction touched stale in every node's caches: published in
+/// the transaction itself (PostgreSQL `NOTIFY` is delivered on commit, and only then), and
+/// applied here right after the commit.
+async fn commit(mut tx: Tx) -> StoreResult<()> {
+    let touched = std::mem::take(&mut tx.touched);
+    if let (Some(notify), false) = (NOTIFY, touched.is_empty()) {
+        sqlx::query(notify)
+            .bind(crate::store::cache::encode_all(&touched))
+            .execute(&mut *tx.inner)
+            .await
+            .map_err(err)?;
+    }
     let done = tx.inner.commit().await.map_err(err);
-    crate::store::cache::invalidate();
+    crate::store::cache::bump(&touched);
     done
+}
+
+/// Marks a user's profile, tokens and organization list as changed, and every organization they
+/// belong to (whose member rows, counts and owner summary show them).
+async fn touch_user_everywhere(tx: &mut Tx, user: Uuid) -> StoreResult<()> {
+    use crate::store::cache::Tag;
+    tx.touch(Tag::User(user));
+    let orgs: Vec<Uuid> =
+        sqlx::query_scalar("SELECT organization_id FROM memberships WHERE user_id = $1")
+            .bind(user)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(err)?;
+    for o in orgs {
+        tx.touch(Tag::Org(o));
+    }
+    tx.touch(Tag::AllOrgs);
+    Ok(())
 }
 
 /// Locks the organization row for the rest of the transaction (PostgreSQL `FOR UPDATE`; on
 /// SQLite the write transaction already holds the database's write lock).
 async fn lock_org(tx: &mut Tx, org: Uuid) -> StoreResult<()> {
+    // Whatever locks an organization may change it: its cached reads go stale on commit.
+    tx.touch(crate::store::cache::Tag::Org(org));
+    tx.touch(crate::store::cache::Tag::AllOrgs);
     sqlx::query(LOCK_ORG)
         .bind(org)
         .fetch_optional(&mut **tx)
@@ -296,6 +365,7 @@ async fn insert_membership(
     role: Role,
     joined: Timestamp,
 ) -> StoreResult<()> {
+    tx.touch(crate::store::cache::Tag::User(user));
     sqlx::query(
         "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -312,6 +382,8 @@ async fn insert_membership(
 /// Ends a membership with its cascade: the primary ownership moves on, and the member's project
 /// memberships and organization-scoped tokens go (worthless without the membership).
 async fn drop_membership(tx: &mut Tx, org: Uuid, user: Uuid, role: Role) -> StoreResult<()> {
+    // Their organization list, and the tokens scoped here that go with the membership.
+    tx.touch(crate::store::cache::Tag::User(user));
     if role == Role::Owner {
         hand_over_primary_owner(tx, org, user).await?;
     }
@@ -363,6 +435,7 @@ where
 
 /// Ends a user's sessions other than `keep`; with `tokens`, their personal access tokens too.
 async fn end_sessions(tx: &mut Tx, user: Uuid, keep: Option<Uuid>, tokens: bool) -> StoreResult<()> {
+    tx.touch(crate::store::cache::Tag::User(user));
     let sql = if tokens {
         "DELETE FROM tokens WHERE user_id = $1 AND kind IN ('session', 'pat') AND id <> $2"
     } else {
@@ -546,6 +619,7 @@ impl Store for SqlStore {
         let mut u = user_in(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound("User"))?;
+        touch_user_everywhere(&mut tx, id).await?;
         if let Some(v) = patch.username {
             u.username = v;
         }
@@ -729,6 +803,7 @@ impl Store for SqlStore {
 
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
         let mut tx = begin_write(self).await?;
+        touch_user_everywhere(&mut tx, id).await?;
         let owned: Vec<Uuid> = sqlx::query_scalar(LOCK_ORGS_OWNED_BY)
             .bind(id)
             .fetch_all(&mut *tx)
@@ -781,7 +856,7 @@ impl Store for SqlStore {
             }
             return Ok(Some(hit));
         }
-        let generation = crate::store::cache::generation();
+        let stamp = crate::store::cache::begin();
         let row: Option<AuthRow> = sqlx::query_as(concat!(
             "SELECT t.id AS token_id, t.kind, t.organization_id, t.expires_at, t.last_used_at, ",
             user_columns!(),
@@ -820,18 +895,27 @@ impl Store for SqlStore {
             expires_at: row.expires_at,
             user: row.user,
         };
-        self.caches.auth.put(hash, auth.clone(), generation);
+        let mut tags = vec![crate::store::cache::Tag::User(auth.user.id)];
+        if let Some(org) = auth.organization_id {
+            tags.push(crate::store::cache::Tag::Org(org));
+        }
+        self.caches.auth.put(hash, auth.clone(), &tags, stamp);
         Ok(Some(auth))
     }
 
     async fn delete_token(&self, id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
-        crate::store::cache::invalidate();
-        Ok(done.rows_affected() > 0)
+        let mut tx = begin_write(self).await?;
+        let owner: Option<Uuid> =
+            sqlx::query_scalar("DELETE FROM tokens WHERE id = $1 RETURNING user_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+        if let Some(user) = owner {
+            tx.touch(crate::store::cache::Tag::User(user));
+        }
+        commit(tx).await?;
+        Ok(owner.is_some())
     }
 
     async fn create_organization(
@@ -840,6 +924,7 @@ impl Store for SqlStore {
         cap: Option<u32>,
     ) -> StoreResult<Uuid> {
         let mut tx = begin_write(self).await?;
+        tx.touch(crate::store::cache::Tag::AllOrgs);
         // Serializes concurrent creations by one owner, so the cap holds.
         let owner: Option<bool> = sqlx::query_scalar(LOCK_USER)
             .bind(new.owner_id)
@@ -935,7 +1020,7 @@ impl Store for SqlStore {
         if let Some(hit) = self.caches.access.get(&cache_key) {
             return Ok(Some(hit));
         }
-        let generation = crate::store::cache::generation();
+        let stamp = crate::store::cache::begin();
         let row: Option<Row> = match key {
             OrgKey::Id(id) => {
                 sqlx::query_as(ORG_ACCESS_BY_ID)
@@ -960,7 +1045,12 @@ impl Store for SqlStore {
             role: r.role.as_deref().and_then(Role::parse),
         });
         if let Some(a) = &access {
-            self.caches.access.put(cache_key, a.clone(), generation);
+            self.caches.access.put(
+                cache_key,
+                a.clone(),
+                &[crate::store::cache::Tag::Org(a.id)],
+                stamp,
+            );
         }
         Ok(access)
     }
@@ -969,7 +1059,7 @@ impl Store for SqlStore {
         if let Some(hit) = self.caches.organization.get(&(id, viewer)) {
             return Ok(Some(hit));
         }
-        let generation = crate::store::cache::generation();
+        let stamp = crate::store::cache::begin();
         let row: Option<OrgViewRow> = sqlx::query_as(concat!(
             org_view_select!(),
             "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2"
@@ -981,9 +1071,12 @@ impl Store for SqlStore {
         .map_err(err)?;
         let org = row.map(Organization::from);
         if let Some(o) = &org {
-            self.caches
-                .organization
-                .put((id, viewer), o.clone(), generation);
+            self.caches.organization.put(
+                (id, viewer),
+                o.clone(),
+                &[crate::store::cache::Tag::Org(id)],
+                stamp,
+            );
         }
         Ok(org)
     }
@@ -997,7 +1090,7 @@ impl Store for SqlStore {
         if let Some(hit) = self.caches.organizations.get(&cache_key) {
             return Ok(hit);
         }
-        let generation = crate::store::cache::generation();
+        let stamp = crate::store::cache::begin();
         let mut q = QueryBuilder::<Db>::new(org_view_select!());
         match f.member {
             Some(member) => {
@@ -1042,9 +1135,19 @@ impl Store for SqlStore {
             .await
             .map_err(err)?;
         let orgs: Vec<Organization> = rows.into_iter().map(Organization::from).collect();
-        self.caches
-            .organizations
-            .put(cache_key, orgs.clone(), generation);
+        {
+            use crate::store::cache::Tag;
+            // The list depends on the caller's memberships (or, for a superuser, on every
+            // organization) and on each organization in it.
+            let mut tags: Vec<Tag> = orgs.iter().map(|o| Tag::Org(o.id)).collect();
+            tags.push(match f.member {
+                Some(member) => Tag::User(member),
+                None => Tag::AllOrgs,
+            });
+            self.caches
+                .organizations
+                .put(cache_key, orgs.clone(), &tags, stamp);
+        }
         Ok(orgs)
     }
 
@@ -1202,7 +1305,7 @@ impl Store for SqlStore {
         if let Some(hit) = self.caches.members.get(&cache_key) {
             return Ok(hit);
         }
-        let generation = crate::store::cache::generation();
+        let stamp = crate::store::cache::begin();
         let mut q = QueryBuilder::<Db>::new(MEMBER_SELECT);
         q.push("WHERE m.organization_id = ");
         q.push_bind(org);
@@ -1237,9 +1340,12 @@ impl Store for SqlStore {
             .await
             .map_err(err)?;
         let members: Vec<Member> = rows.into_iter().map(Member::from).collect();
-        self.caches
-            .members
-            .put(cache_key, members.clone(), generation);
+        self.caches.members.put(
+            cache_key,
+            members.clone(),
+            &[crate::store::cache::Tag::Org(org)],
+            stamp,
+        );
         Ok(members)
     }
 
@@ -1247,7 +1353,7 @@ impl Store for SqlStore {
         if let Some(hit) = self.caches.member.get(&(org, user)) {
             return Ok(hit);
         }
-        let generation = crate::store::cache::generation();
+        let stamp = crate::store::cache::begin();
         let row: Option<MemberRow> = sqlx::query_as(MEMBER_BY_USER)
             .bind(org)
             .bind(user)
@@ -1255,9 +1361,12 @@ impl Store for SqlStore {
             .await
             .map_err(err)?;
         let member = row.map(Member::from);
-        self.caches
-            .member
-            .put((org, user), member.clone(), generation);
+        self.caches.member.put(
+            (org, user),
+            member.clone(),
+            &[crate::store::cache::Tag::Org(org)],
+            stamp,
+        );
         Ok(member)
     }
 

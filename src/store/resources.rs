@@ -320,13 +320,15 @@ impl Resources for SqlStore {
     }
 
     async fn revoke_token(&self, user: Uuid, id: Uuid) -> StoreResult<bool> {
+        let mut tx = begin_write(self).await?;
         let done = sqlx::query("DELETE FROM tokens WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(err)?;
-        crate::store::cache::invalidate();
+        tx.touch(crate::store::cache::Tag::User(user));
+        commit(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -829,6 +831,8 @@ impl Resources for SqlStore {
             .await
             .map_err(err)?
             .ok_or(StoreError::NotFound("Invitation"))?;
+        // The organization's pending count changes.
+        tx.touch(crate::store::cache::Tag::Org(inv.organization_id));
         if invitation_status(&inv.status, inv.expires_at, Timestamp::now())
             != InvitationStatus::Pending
         {

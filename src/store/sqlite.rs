@@ -15,6 +15,9 @@ const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
      JOIN memberships m ON m.organization_id = o.id \
      WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id";
 
+/// A single node: nothing to publish.
+const NOTIFY: Option<&str> = None;
+
 async fn begin_write(store: &SqlStore) -> crate::store::StoreResult<Tx> {
     let writer = store.writer.clone().lock_owned().await;
     let inner = store
@@ -23,6 +26,7 @@ async fn begin_write(store: &SqlStore) -> crate::store::StoreResult<Tx> {
         .await
         .map_err(crate::store::map_sqlx)?;
     Ok(Tx {
+        touched: Vec::new(),
         inner,
         _writer: Some(writer),
     })
@@ -80,6 +84,7 @@ impl SqlStore {
             pool,
             caches: Caches::default(),
             writer: Default::default(),
+            listener: None,
         })
     }
 }

@@ -515,7 +515,7 @@ impl TestApp {
             sqlx::query(sql).execute(&mut c).await.unwrap();
         }
         // A change behind orgd's back: its read caches cannot know.
-        orgd::store::cache::invalidate();
+        orgd::store::cache::bump_all();
     }
 
     /// A count from the test database.
