@@ -3,7 +3,9 @@
 //! Shape: `orgs` organizations of `members_per_org` members drawn from `users` users (an owner
 //! first, every tenth an admin), and fixtures the load harness needs: organization X (owner,
 //! member and 18 more members), a 1,000-member organization, an owner who belongs to 20
-//! organizations, and an outsider. Rows go in with multi-row INSERTs, one transaction a batch.
+//! organizations, and an outsider. Optionally, `callers` more users who each own an organization
+//! of their own (shaped like the others) and get a session token of their own, for workloads with
+//! many distinct callers. Rows go in with multi-row INSERTs, one transaction a batch.
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -28,6 +30,17 @@ pub struct Caller {
     pub token: String,
 }
 
+/// A user who owns an organization of their own, with a session token of their own.
+#[derive(Debug, Serialize)]
+pub struct OrgCaller {
+    pub id: Uuid,
+    pub token: String,
+    /// The organization the caller owns.
+    pub org: Uuid,
+    /// A non-owner member of that organization, for role-change workloads.
+    pub member: Uuid,
+}
+
 #[derive(Debug, Serialize)]
 pub struct SeededOrg {
     pub id: Uuid,
@@ -48,6 +61,8 @@ pub struct SeedReport {
     pub big_org: SeededOrg,
     /// Plain members of the big organization, for role-change workloads.
     pub big_org_members: Vec<Uuid>,
+    /// Owners of one organization each, with their own tokens (`orgd admin seed --callers`).
+    pub callers: Vec<OrgCaller>,
     pub users: u64,
     pub organizations: u64,
     pub memberships: u64,
@@ -57,6 +72,17 @@ pub struct SeedReport {
 pub async fn seed(
     store: &dyn Store,
     opts: SeedOptions,
+    password_hash: String,
+    progress: impl Fn(u64, u64),
+) -> Result<SeedReport, StoreError> {
+    seed_with_callers(store, opts, 0, password_hash, progress).await
+}
+
+/// [`seed`], plus `callers` owners of one organization each, with a session token each.
+pub async fn seed_with_callers(
+    store: &dyn Store,
+    opts: SeedOptions,
+    callers: u64,
     password_hash: String,
     progress: impl Fn(u64, u64),
 ) -> Result<SeedReport, StoreError> {
@@ -166,30 +192,68 @@ pub async fn seed(
         batch.memberships.push((id, owner.0, Role::Owner));
     }
     store.load(batch).await?;
+
+    // Callers: each owns an organization of max(members_per_org, 2) members; the one after the
+    // owner is the member a role-change workload flips.
+    let caller_size = m.max(2);
+    let mut caller_orgs = Vec::new();
+    for (c, ks) in (0..callers)
+        .collect::<Vec<_>>()
+        .chunks((50_000 / caller_size).max(1) as usize)
+        .enumerate()
+    {
+        let mut batch = SeedBatch::default();
+        for &k in ks {
+            let (user, org) = (Uuid::now_v7(), Uuid::now_v7());
+            let member = |j: u64| user_ids[((k * (caller_size - 1) + j - 1) % user_count) as usize];
+            batch.users.push((
+                user,
+                format!("caller-{run}-{k}"),
+                format!("caller-{run}-{k}@seed.example"),
+                Some(password_hash.clone()),
+            ));
+            batch.organizations.push((
+                org,
+                format!("Caller's organization {k}"),
+                format!("c-{run}-{k}"),
+                user,
+            ));
+            batch.memberships.push((org, user, Role::Owner));
+            for j in 1..caller_size {
+                let role = if j % 10 == 1 {
+                    Role::Admin
+                } else {
+                    Role::Member
+                };
+                batch.memberships.push((org, member(j), role));
+            }
+            caller_orgs.push((user, org, member(1)));
+        }
+        store.load(batch).await?;
+        let _ = c;
+    }
     store.analyze().await?;
 
     let mut callers = Vec::new();
     for (id, username, _) in [owner, member, outsider] {
-        let (token, hash) = crate::auth::mint(TokenKind::Session);
-        store
-            .create_token(NewToken {
-                user_id: id,
-                kind: TokenKind::Session,
-                name: Some("seed".into()),
-                hash,
-                organization_id: None,
-                expires_at: Some(Timestamp::now().plus_secs(30 * 24 * 3600)),
-            })
-            .await?;
         callers.push(Caller {
             id,
             username,
-            token,
+            token: session_token(store, id).await?,
         });
     }
     let outsider = callers.pop().expect("three callers");
     let member = callers.pop().expect("three callers");
     let owner = callers.pop().expect("three callers");
+    let mut org_callers = Vec::with_capacity(caller_orgs.len());
+    for (id, org, member) in caller_orgs {
+        org_callers.push(OrgCaller {
+            id,
+            token: session_token(store, id).await?,
+            org,
+            member,
+        });
+    }
     Ok(SeedReport {
         password: PASSWORD.into(),
         owner,
@@ -204,8 +268,25 @@ pub async fn seed(
             slug: big.1,
         },
         big_org_members: user_ids.iter().take(100).copied().collect(),
-        users: user_count + 3,
-        organizations: opts.orgs + 20,
-        memberships: total + 20 + 1000 + 18,
+        callers: org_callers,
+        users: user_count + 3 + callers,
+        organizations: opts.orgs + 20 + callers,
+        memberships: total + 20 + 1000 + 18 + callers * caller_size,
     })
+}
+
+/// A new 30-day session token for `user_id`.
+async fn session_token(store: &dyn Store, user_id: Uuid) -> Result<String, StoreError> {
+    let (token, hash) = crate::auth::mint(TokenKind::Session);
+    store
+        .create_token(NewToken {
+            user_id,
+            kind: TokenKind::Session,
+            name: Some("seed".into()),
+            hash,
+            organization_id: None,
+            expires_at: Some(Timestamp::now().plus_secs(30 * 24 * 3600)),
+        })
+        .await?;
+    Ok(token)
 }

@@ -58,11 +58,8 @@ async fn listen(pool: Pool<Db>) {
                 } else {
                     hearing.heard();
                     backoff = Duration::from_millis(50);
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(n)) => crate::store::cache::apply(n.payload()),
-                            Ok(None) | Err(_) => break,
-                        }
+                    while let Ok(Some(n)) = listener.try_recv().await {
+                        crate::store::cache::apply(n.payload());
                     }
                     tracing::warn!("lost the connection that hears cache invalidations");
                     hearing.lost();
