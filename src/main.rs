@@ -56,6 +56,10 @@ enum Admin {
         /// Users to draw members from [default: a tenth of the memberships, at least 1000]
         #[arg(long)]
         users: Option<u64>,
+        /// Extra users who each own an organization of their own and get a session token of
+        /// their own (listed under `callers`)
+        #[arg(long, default_value_t = 0)]
+        callers: u64,
     },
 }
 
@@ -158,6 +162,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             orgs,
             members_per_org,
             users,
+            callers,
         }) => {
             use std::io::Write;
             let state = AppState::new(store.clone(), config.clone())?;
@@ -172,12 +177,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 members_per_org,
                 users,
             };
-            let report = orgd::seed::seed(store.as_ref(), opts, hash, |done, total| {
-                let pct = (done * 100).checked_div(total).unwrap_or(100);
-                let bar = "#".repeat((pct / 4) as usize);
-                eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} memberships");
-                let _ = std::io::stderr().flush();
-            })
+            let report = orgd::seed::seed_with_callers(
+                store.as_ref(),
+                opts,
+                callers,
+                hash,
+                |done, total| {
+                    let pct = (done * 100).checked_div(total).unwrap_or(100);
+                    let bar = "#".repeat((pct / 4) as usize);
+                    eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} memberships");
+                    let _ = std::io::stderr().flush();
+                },
+            )
             .await
             .map_err(|e| e.to_string())?;
             eprintln!("\nseeded in {:.1}s", started.elapsed().as_secs_f64());

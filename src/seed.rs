@@ -196,16 +196,15 @@ pub async fn seed_with_callers(
     // Callers: each owns an organization of max(members_per_org, 2) members; the one after the
     // owner is the member a role-change workload flips.
     let caller_size = m.max(2);
+    let callers_per_batch = (50_000 / caller_size).max(1);
     let mut caller_orgs = Vec::new();
-    for (c, ks) in (0..callers)
-        .collect::<Vec<_>>()
-        .chunks((50_000 / caller_size).max(1) as usize)
-        .enumerate()
-    {
+    let mut done_callers = 0;
+    while done_callers < callers {
+        let n = callers_per_batch.min(callers - done_callers);
         let mut batch = SeedBatch::default();
-        for &k in ks {
+        for k in done_callers..done_callers + n {
             let (user, org) = (Uuid::now_v7(), Uuid::now_v7());
-            let member = |j: u64| user_ids[((k * (caller_size - 1) + j - 1) % user_count) as usize];
+            let pick = |j: u64| user_ids[((k * (caller_size - 1) + j - 1) % user_count) as usize];
             batch.users.push((
                 user,
                 format!("caller-{run}-{k}"),
@@ -225,26 +224,26 @@ pub async fn seed_with_callers(
                 } else {
                     Role::Member
                 };
-                batch.memberships.push((org, member(j), role));
+                batch.memberships.push((org, pick(j), role));
             }
-            caller_orgs.push((user, org, member(1)));
+            caller_orgs.push((user, org, pick(1)));
         }
         store.load(batch).await?;
-        let _ = c;
+        done_callers += n;
     }
     store.analyze().await?;
 
-    let mut callers = Vec::new();
+    let mut named_callers = Vec::new();
     for (id, username, _) in [owner, member, outsider] {
-        callers.push(Caller {
+        named_callers.push(Caller {
             id,
             username,
             token: session_token(store, id).await?,
         });
     }
-    let outsider = callers.pop().expect("three callers");
-    let member = callers.pop().expect("three callers");
-    let owner = callers.pop().expect("three callers");
+    let outsider = named_callers.pop().expect("three callers");
+    let member = named_callers.pop().expect("three callers");
+    let owner = named_callers.pop().expect("three callers");
     let mut org_callers = Vec::with_capacity(caller_orgs.len());
     for (id, org, member) in caller_orgs {
         org_callers.push(OrgCaller {

@@ -1,0 +1,212 @@
+//! Two orgd processes on one PostgreSQL database, each with a long cache lifetime (60 s): a
+//! change made through node A must be refused by node B right away, which only the published
+//! invalidations can explain. Prints the propagation delays it saw (`ORGD_PROPAGATION_ROUNDS`
+//! sets how many rounds of each change; the load harness uses it to report p50/p99).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_node(database_url: &str) -> Node {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_orgd"))
+        .arg("serve")
+        .env("ORGD_DATABASE_URL", database_url)
+        .env("ORGD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ORGD_CACHE_TTL_MS", "60000")
+        .env("ORGD_RATE_LIMITS_ENABLED", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start orgd");
+    let node = Node { child, port };
+    for _ in 0..200 {
+        if let Ok((200, _)) = call(&node, "GET", "/readyz", None, None).await {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node on port {port} never became ready");
+}
+
+/// One HTTP/1.1 request on its own connection.
+async fn call(
+    node: &Node,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> std::io::Result<(u16, Value)> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", node.port)).await?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+async fn status(node: &Node, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {
+    call(node, method, path, Some(token), body)
+        .await
+        .expect("request")
+        .0
+}
+
+/// Polls `path` on `node` until it answers `want`; returns how long that took after the change.
+async fn until(node: &Node, path: &str, token: &str, want: u16, since: Instant) -> Duration {
+    loop {
+        let got = status(node, "GET", path, token, None).await;
+        if got == want {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(3),
+            "node B still answers {got} for {path}, not {want}, 3 s after the change on node A \
+             (its cache lives 60 s: the invalidation never arrived)"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Reads `path` twice on `node`, so that its caches hold the answer.
+async fn warm(node: &Node, path: &str, token: &str, want: u16) {
+    for _ in 0..2 {
+        assert_eq!(status(node, "GET", path, token, None).await, want, "{path}");
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_on_one_node_are_refused_by_the_other_at_once() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let url = app.state.config.database_url.clone();
+    let a = start_node(&url).await;
+    let b = start_node(&url).await;
+    let rounds: usize = std::env::var("ORGD_PROPAGATION_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let owner = app.user("owner").await;
+    let org = app.org(&owner, "Acme").await;
+    let base = format!("/organizations/{org}");
+    let mut delays: Vec<(&str, Duration)> = Vec::new();
+    for round in 0..rounds {
+        // A member removed on A is refused by B.
+        let m = app.user(&format!("m{round}")).await;
+        app.add(&org, &owner, &m, "member").await;
+        warm(&b, &base, &m.token, 200).await;
+        let t = Instant::now();
+        let r = status(
+            &a,
+            "DELETE",
+            &format!("{base}/members/{}", m.id),
+            &owner.token,
+            None,
+        )
+        .await;
+        assert_eq!(r, 200);
+        delays.push(("member removed", until(&b, &base, &m.token, 404, t).await));
+
+        // A role lowered on A is refused by B.
+        let adm = app.user(&format!("a{round}")).await;
+        app.add(&org, &owner, &adm, "admin").await;
+        let invitations = format!("{base}/invitations");
+        warm(&b, &invitations, &adm.token, 200).await;
+        let t = Instant::now();
+        let r = status(
+            &a,
+            "PATCH",
+            &format!("{base}/members/{}", adm.id),
+            &owner.token,
+            Some(json!({"role": "member"})),
+        )
+        .await;
+        assert_eq!(r, 200);
+        delays.push((
+            "role lowered",
+            until(&b, &invitations, &adm.token, 403, t).await,
+        ));
+
+        // A token revoked on A is refused by B.
+        let (code, created) = call(
+            &a,
+            "POST",
+            "/tokens",
+            Some(&owner.token),
+            Some(json!({"name": format!("ci{round}")})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, 201, "{created}");
+        let pat = created["token"].as_str().unwrap().to_string();
+        let id = created["id"].as_str().unwrap().to_string();
+        warm(&b, "/users/me", &pat, 200).await;
+        let t = Instant::now();
+        let r = status(&a, "DELETE", &format!("/tokens/{id}"), &owner.token, None).await;
+        assert_eq!(r, 200);
+        delays.push(("token revoked", until(&b, "/users/me", &pat, 401, t).await));
+    }
+    let mut all: Vec<Duration> = delays.iter().map(|(_, d)| *d).collect();
+    all.sort();
+    eprintln!(
+        "propagation A -> B over {} changes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        all.len(),
+        percentile(&all, 0.5).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        all.last().unwrap().as_secs_f64() * 1000.0,
+    );
+}
