@@ -1,48 +1,62 @@
 //! PostgreSQL, for several stateless orgd nodes over one database. Every transaction that can
 //! change an organization's owners first locks the organization row (`FOR UPDATE`): under READ
 //! COMMITTED a plain check-then-act can leave an organization without an owner.
+//!
+//! The SQL is shared with SQLite: `sql/` is mounted here and compiled against the `engine`
+//! module below (see `sql/mod.rs`).
 
 use std::time::Duration;
 
+use sqlx::Pool;
 use sqlx::postgres::PgPoolOptions;
 
-type Db = sqlx::Postgres;
+use crate::store::{StoreError, StoreResult, map_sqlx};
 
-const LOCK_ORG: &str = "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE";
-const LOCK_USER: &str = "SELECT is_service_account FROM users WHERE id = $1 FOR UPDATE";
-const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
-     JOIN memberships m ON m.organization_id = o.id \
-     WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id FOR UPDATE OF o";
+use engine::{CHANNEL, Db};
+pub use sql::SqlStore;
 
-/// Cache invalidations for the other nodes, sent in the changing transaction (delivered on
-/// commit; see `store::cache`).
-const NOTIFY: Option<&str> = Some("SELECT pg_notify('orgd_cache', $1)");
-const CHANNEL: &str = "orgd_cache";
+// Mounted by both engine modules on purpose: one source, compiled once per engine.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
 
-async fn begin_write(store: &SqlStore) -> crate::store::StoreResult<Tx> {
-    let inner = store.pool.begin().await.map_err(crate::store::map_sqlx)?;
-    Ok(Tx {
-        touched: Vec::new(),
-        inner,
-        _writer: None,
-    })
+/// What PostgreSQL does its own way; the shared SQL imports each of these by name.
+mod engine {
+    use sqlx::{Pool, Transaction};
+
+    pub(super) type Db = sqlx::Postgres;
+
+    pub(super) const LOCK_ORG: &str = "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE";
+    pub(super) const LOCK_USER: &str =
+        "SELECT is_service_account FROM users WHERE id = $1 FOR UPDATE";
+    pub(super) const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
+         JOIN memberships m ON m.organization_id = o.id \
+         WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id FOR UPDATE OF o";
+    pub(super) const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, \
+         expires_at FROM invitations WHERE token_hash = $1 FOR UPDATE";
+
+    /// Cache invalidations for the other nodes, sent in the changing transaction (delivered on
+    /// commit; see `store::cache`).
+    pub(super) const NOTIFY: Option<&str> = Some("SELECT pg_notify('orgd_cache', $1)");
+    pub(super) const CHANNEL: &str = "orgd_cache";
+
+    /// Row locks, taken by the statements above, order the writers: no writer queue.
+    pub(super) async fn begin_write(
+        pool: &Pool<Db>,
+    ) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    /// The current time in milliseconds since the epoch, in SQL.
+    macro_rules! now_ms {
+        () => {
+            "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+        };
+    }
+    pub(super) use now_ms;
+
+    pub(super) const AFTER_ANALYZE: &[&str] = &[];
 }
-
-const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, expires_at \
-     FROM invitations WHERE token_hash = $1 FOR UPDATE";
-
-/// The current time in milliseconds since the epoch, in SQL.
-macro_rules! now_ms {
-    () => {
-        "(extract(epoch from clock_timestamp()) * 1000)::bigint"
-    };
-}
-
-const AFTER_ANALYZE: &[&str] = &[];
-
-include!("engine.rs");
-include!("resources.rs");
-include!("bulk.rs");
 
 /// Hears the other nodes' cache invalidations for as long as the store lives; see
 /// `store::cache`. A lost connection makes this node's caches deaf (nothing served) until it
@@ -86,11 +100,11 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        let listener = Some(ListenerTask(tokio::spawn(listen(pool.clone()))));
+        let listener = Some(sql::ListenerTask(tokio::spawn(listen(pool.clone()))));
         Ok(SqlStore {
             pool,
-            caches: Caches::default(),
-            writer: Default::default(),
+            caches: sql::Caches::default(),
+            writer: None,
             listener,
         })
     }

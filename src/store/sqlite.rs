@@ -1,55 +1,62 @@
 //! The embedded default: a SQLite file in WAL mode. Writers are serialized by `BEGIN IMMEDIATE`
 //! (a plain `BEGIN` would fail the second writer at once with "database is locked"), which also
 //! makes every check inside a write transaction race-free.
+//!
+//! The SQL is shared with PostgreSQL: `sql/` is mounted here and compiled against the `engine`
+//! module below (see `sql/mod.rs`).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-type Db = sqlx::Sqlite;
+use crate::store::{StoreError, StoreResult, map_sqlx};
 
-const LOCK_ORG: &str = "SELECT 1 FROM organizations WHERE id = $1";
-const LOCK_USER: &str = "SELECT is_service_account FROM users WHERE id = $1";
-const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
-     JOIN memberships m ON m.organization_id = o.id \
-     WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id";
+pub use sql::SqlStore;
 
-/// A single node: nothing to publish.
-const NOTIFY: Option<&str> = None;
+// Mounted by both engine modules on purpose: one source, compiled once per engine.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
 
-async fn begin_write(store: &SqlStore) -> crate::store::StoreResult<Tx> {
-    let writer = store.writer.clone().lock_owned().await;
-    let inner = store
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(crate::store::map_sqlx)?;
-    Ok(Tx {
-        touched: Vec::new(),
-        inner,
-        _writer: Some(writer),
-    })
+/// What SQLite does its own way; the shared SQL imports each of these by name.
+mod engine {
+    use sqlx::{Pool, Transaction};
+
+    pub(super) type Db = sqlx::Sqlite;
+
+    pub(super) const LOCK_ORG: &str = "SELECT 1 FROM organizations WHERE id = $1";
+    pub(super) const LOCK_USER: &str = "SELECT is_service_account FROM users WHERE id = $1";
+    pub(super) const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
+         JOIN memberships m ON m.organization_id = o.id \
+         WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id";
+    pub(super) const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, \
+         expires_at FROM invitations WHERE token_hash = $1";
+
+    /// A single node: nothing to publish.
+    pub(super) const NOTIFY: Option<&str> = None;
+
+    /// Takes the database's write lock at once (callers hold the node's writer lock already).
+    pub(super) async fn begin_write(
+        pool: &Pool<Db>,
+    ) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The current time in milliseconds since the epoch, in SQL.
+    macro_rules! now_ms {
+        () => {
+            "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+        };
+    }
+    pub(super) use now_ms;
+
+    /// After `ANALYZE`, SQLite's STAT4 samples make it re-plan a statement whenever an indexed
+    /// parameter is re-bound, which every execution does; the per-index summary (`sqlite_stat1`)
+    /// alone plans as well for orgd's queries.
+    pub(super) const AFTER_ANALYZE: &[&str] =
+        &["DELETE FROM sqlite_stat4", "ANALYZE sqlite_schema"];
 }
-
-const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, expires_at \
-     FROM invitations WHERE token_hash = $1";
-
-/// The current time in milliseconds since the epoch, in SQL.
-macro_rules! now_ms {
-    () => {
-        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-    };
-}
-
-/// After `ANALYZE`, SQLite's STAT4 samples make it re-plan a statement whenever an indexed
-/// parameter is re-bound, which every execution does; the per-index summary (`sqlite_stat1`)
-/// alone plans as well for orgd's queries.
-const AFTER_ANALYZE: &[&str] = &["DELETE FROM sqlite_stat4", "ANALYZE sqlite_schema"];
-
-include!("engine.rs");
-include!("resources.rs");
-include!("bulk.rs");
 
 impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
@@ -82,8 +89,8 @@ impl SqlStore {
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
         Ok(SqlStore {
             pool,
-            caches: Caches::default(),
-            writer: Default::default(),
+            caches: sql::Caches::default(),
+            writer: Some(Default::default()),
             listener: None,
         })
     }

@@ -1,4 +1,15 @@
-// Bulk loading for `orgd admin seed`: included after engine.rs by sqlite.rs and postgres.rs.
+//! Bulk loading for `orgd admin seed`.
+
+use async_trait::async_trait;
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
+
+use crate::domain::Timestamp;
+use crate::store::{Bulk, SeedBatch, StoreResult};
+
+use super::engine::{AFTER_ANALYZE, Db};
+use super::tx::{begin_write, commit};
+use super::{SqlStore, err};
 
 /// Rows per INSERT statement: 4 to 6 parameters a row stays far below both engines' limits.
 const BULK_ROWS: usize = 2000;

@@ -1,0 +1,480 @@
+//! The SQL both engines run, written once. `sqlite.rs` and `postgres.rs` each mount this directory
+//! (`#[path = "sql/mod.rs"] mod sql;`), so it is compiled once per engine against that engine's
+//! `engine` module (`Db`, the locking statements, `now_ms!`, how a write transaction begins),
+//! which every file here imports by name. Mounting keeps each query a plain sqlx call on one
+//! concrete database; code generic over `sqlx::Database` would need trait bounds on every query.
+//! The SQL is accepted by both engines (`$n` parameters, `RETURNING`, `lower()` expression
+//! indexes).
+//!
+//! Each resource's file holds its operations whole, every statement of one in one place; the
+//! trait implementations below only route each method to its file.
+
+use async_trait::async_trait;
+use sqlx::{Pool, QueryBuilder};
+use uuid::Uuid;
+
+use crate::authz::{Actor, Role};
+use crate::domain::Timestamp;
+use crate::domain::paging::Page;
+use crate::store::{
+    Application, ApplicationPatch, Authenticated, DueDelivery, Invitation, Invitee, Member,
+    MemberFilter, MemberTarget, NewInvitation, NewOrganization, NewToken, NewUser, OrgAccessRow,
+    OrgFilter, OrgKey, OrgPatch, Organization, Project, ProjectMember, ProjectPatch, ProjectRole,
+    Resources, RoleChange, Store, StoreError, StoreResult, TokenInfo, User, UserPatch, map_sqlx,
+};
+
+use super::engine::{self, Db};
+
+mod applications;
+mod bulk;
+mod invitations;
+mod members;
+mod organizations;
+mod projects;
+mod service_accounts;
+mod tokens;
+mod tx;
+mod users;
+
+pub struct SqlStore {
+    pub(crate) pool: Pool<Db>,
+    pub(crate) caches: Caches,
+    /// SQLite's writer queue (see `Tx`); PostgreSQL relies on row locks instead and has none.
+    pub(crate) writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// PostgreSQL: the task hearing other nodes' cache invalidations.
+    #[allow(dead_code)]
+    pub(crate) listener: Option<ListenerTask>,
+}
+
+/// Stops its task when the store is dropped.
+pub(crate) struct ListenerTask(pub(super) tokio::task::JoinHandle<()>);
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The node's read caches (see `store::cache`), each bounded.
+pub(crate) struct Caches {
+    auth: crate::store::cache::Cache<[u8; 32], Authenticated>,
+    access: crate::store::cache::Cache<(String, Uuid), OrgAccessRow>,
+    organization: crate::store::cache::Cache<(Uuid, Uuid), Organization>,
+    organizations: crate::store::cache::Cache<String, Vec<Organization>>,
+    members: crate::store::cache::Cache<String, Vec<Member>>,
+    member: crate::store::cache::Cache<(Uuid, Uuid), Option<Member>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        use crate::store::cache::Cache;
+        // Sized for about 100 MB at most: an organization view is about 1 KB, a page of members
+        // up to 100 rows.
+        Caches {
+            auth: Cache::new(100_000),
+            access: Cache::new(100_000),
+            organization: Cache::new(50_000),
+            organizations: Cache::new(10_000),
+            members: Cache::new(2_000),
+            member: Cache::new(50_000),
+        }
+    }
+}
+
+fn err(e: sqlx::Error) -> StoreError {
+    map_sqlx(e)
+}
+
+fn push_page(q: &mut QueryBuilder<Db>, page: &Page) {
+    q.push(" LIMIT ");
+    q.push_bind(page.fetch());
+    q.push(" OFFSET ");
+    q.push_bind(page.offset as i64);
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        users::create_user(self, new).await
+    }
+
+    async fn user_for_login(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        users::user_for_login(self, login).await
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        users::user(self, id).await
+    }
+
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
+        users::password_hash(self, id).await
+    }
+
+    async fn update_user(&self, id: Uuid, patch: UserPatch) -> StoreResult<User> {
+        users::update_user(self, id, patch).await
+    }
+
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: String,
+        keep: Option<Uuid>,
+        revoke_tokens: bool,
+    ) -> StoreResult<()> {
+        users::set_password(self, id, hash, keep, revoke_tokens).await
+    }
+
+    async fn create_password_reset(
+        &self,
+        email: &str,
+        hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        users::create_password_reset(self, email, hash, expires_at).await
+    }
+
+    async fn confirm_password_reset(
+        &self,
+        hash: [u8; 32],
+        password_hash: String,
+        revoke_tokens: bool,
+    ) -> StoreResult<User> {
+        users::confirm_password_reset(self, hash, password_hash, revoke_tokens).await
+    }
+
+    async fn list_users(&self, q: Option<&str>, page: &Page) -> StoreResult<Vec<User>> {
+        users::list_users(self, q, page).await
+    }
+
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
+        users::delete_user(self, id).await
+    }
+
+    async fn create_token(&self, new: NewToken) -> StoreResult<Uuid> {
+        tokens::create_token(self, new).await
+    }
+
+    async fn authenticate(
+        &self,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> StoreResult<Option<Authenticated>> {
+        tokens::authenticate(self, hash, now).await
+    }
+
+    async fn delete_token(&self, id: Uuid) -> StoreResult<bool> {
+        tokens::delete_token(self, id).await
+    }
+
+    async fn create_organization(
+        &self,
+        new: NewOrganization,
+        cap: Option<u32>,
+    ) -> StoreResult<Uuid> {
+        organizations::create_organization(self, new, cap).await
+    }
+
+    async fn organization_access(
+        &self,
+        key: &OrgKey,
+        user: Uuid,
+    ) -> StoreResult<Option<OrgAccessRow>> {
+        organizations::organization_access(self, key, user).await
+    }
+
+    async fn organization(&self, id: Uuid, viewer: Uuid) -> StoreResult<Option<Organization>> {
+        organizations::organization(self, id, viewer).await
+    }
+
+    async fn list_organizations(
+        &self,
+        f: &OrgFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<Organization>> {
+        organizations::list_organizations(self, f, page).await
+    }
+
+    async fn update_organization(
+        &self,
+        id: Uuid,
+        actor: Actor,
+        patch: OrgPatch,
+    ) -> StoreResult<()> {
+        organizations::update_organization(self, id, actor, patch).await
+    }
+
+    async fn delete_organization(&self, id: Uuid, actor: Actor) -> StoreResult<()> {
+        organizations::delete_organization(self, id, actor).await
+    }
+
+    async fn list_members(
+        &self,
+        org: Uuid,
+        f: &MemberFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<Member>> {
+        members::list_members(self, org, f, page).await
+    }
+
+    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
+        members::member(self, org, user).await
+    }
+
+    async fn add_member(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        target: MemberTarget,
+        role: Role,
+    ) -> StoreResult<Member> {
+        members::add_member(self, org, actor, target, role).await
+    }
+
+    async fn change_member_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        user: Uuid,
+        change: RoleChange,
+    ) -> StoreResult<Member> {
+        members::change_member_role(self, org, actor, user, change).await
+    }
+
+    async fn remove_member(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()> {
+        members::remove_member(self, org, actor, user).await
+    }
+}
+
+#[async_trait]
+impl Resources for SqlStore {
+    async fn list_tokens(&self, user: Uuid) -> StoreResult<Vec<TokenInfo>> {
+        tokens::list_tokens(self, user).await
+    }
+
+    async fn token_info(&self, user: Uuid, id: Uuid) -> StoreResult<Option<TokenInfo>> {
+        tokens::token_info(self, user, id).await
+    }
+
+    async fn revoke_token(&self, user: Uuid, id: Uuid) -> StoreResult<bool> {
+        tokens::revoke_token(self, user, id).await
+    }
+
+    async fn create_service_account(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        username: Option<String>,
+        name: String,
+        role: Role,
+    ) -> StoreResult<(User, Member)> {
+        service_accounts::create_service_account(self, org, actor, username, name, role).await
+    }
+
+    async fn list_service_accounts(&self, org: Uuid) -> StoreResult<Vec<Member>> {
+        service_accounts::list_service_accounts(self, org).await
+    }
+
+    async fn delete_service_account(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()> {
+        service_accounts::delete_service_account(self, org, actor, user).await
+    }
+
+    async fn issue_service_account_token(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        new: NewToken,
+    ) -> StoreResult<Uuid> {
+        service_accounts::issue_service_account_token(self, org, actor, new).await
+    }
+
+    async fn service_account_tokens(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        account: Uuid,
+    ) -> StoreResult<Vec<TokenInfo>> {
+        service_accounts::service_account_tokens(self, org, actor, account).await
+    }
+
+    async fn revoke_service_account_token(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<()> {
+        service_accounts::revoke_service_account_token(self, org, actor, account, id).await
+    }
+
+    async fn create_invitation(
+        &self,
+        new: NewInvitation,
+        actor: Actor,
+    ) -> StoreResult<(Invitation, bool)> {
+        invitations::create_invitation(self, new, actor).await
+    }
+
+    async fn list_invitations(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Invitation>> {
+        invitations::list_invitations(self, org, page).await
+    }
+
+    async fn invitation(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Invitation>> {
+        invitations::invitation(self, org, id).await
+    }
+
+    async fn revoke_invitation(&self, org: Uuid, actor: Actor, id: Uuid) -> StoreResult<()> {
+        invitations::revoke_invitation(self, org, actor, id).await
+    }
+
+    async fn rotate_invitation(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        id: Uuid,
+        hash: [u8; 32],
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<Invitation> {
+        invitations::rotate_invitation(self, org, actor, id, hash, expires_at).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: Uuid,
+        delivery: &str,
+        error: Option<String>,
+        next_attempt_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        invitations::record_delivery(self, id, delivery, error, next_attempt_at).await
+    }
+
+    async fn due_deliveries(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<DueDelivery>> {
+        invitations::due_deliveries(self, now, limit).await
+    }
+
+    async fn rotate_for_delivery(&self, id: Uuid, hash: [u8; 32]) -> StoreResult<bool> {
+        invitations::rotate_for_delivery(self, id, hash).await
+    }
+
+    async fn invitations_for_email(&self, email: &str) -> StoreResult<Vec<Invitation>> {
+        invitations::invitations_for_email(self, email).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        hash: [u8; 32],
+        invitee: Invitee,
+    ) -> StoreResult<(User, Uuid)> {
+        invitations::accept_invitation(self, hash, invitee).await
+    }
+
+    async fn decline_invitation(&self, hash: [u8; 32], user: Option<Uuid>) -> StoreResult<()> {
+        invitations::decline_invitation(self, hash, user).await
+    }
+
+    async fn create_project(
+        &self,
+        org: Uuid,
+        name: String,
+        slug: Option<String>,
+        description: Option<String>,
+    ) -> StoreResult<Project> {
+        projects::create_project(self, org, name, slug, description).await
+    }
+
+    async fn list_projects(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Project>> {
+        projects::list_projects(self, org, page).await
+    }
+
+    async fn project(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Project>> {
+        projects::project(self, org, id).await
+    }
+
+    async fn update_project(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: ProjectPatch,
+    ) -> StoreResult<Project> {
+        projects::update_project(self, org, id, patch).await
+    }
+
+    async fn delete_project(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        projects::delete_project(self, org, id).await
+    }
+
+    async fn project_role(&self, project: Uuid, user: Uuid) -> StoreResult<Option<ProjectRole>> {
+        projects::project_role(self, project, user).await
+    }
+
+    async fn list_project_members(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        page: &Page,
+    ) -> StoreResult<Vec<ProjectMember>> {
+        projects::list_project_members(self, org, project, page).await
+    }
+
+    async fn add_project_member(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        role: ProjectRole,
+    ) -> StoreResult<ProjectMember> {
+        projects::add_project_member(self, org, project, user, role).await
+    }
+
+    async fn update_project_member(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        role: ProjectRole,
+    ) -> StoreResult<ProjectMember> {
+        projects::update_project_member(self, org, project, user, role).await
+    }
+
+    async fn remove_project_member(&self, org: Uuid, project: Uuid, user: Uuid) -> StoreResult<()> {
+        projects::remove_project_member(self, org, project, user).await
+    }
+
+    async fn create_application(
+        &self,
+        org: Uuid,
+        name: String,
+        project: Option<Uuid>,
+        description: Option<String>,
+    ) -> StoreResult<Application> {
+        applications::create_application(self, org, name, project, description).await
+    }
+
+    async fn list_applications(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Application>> {
+        applications::list_applications(self, org, page).await
+    }
+
+    async fn application(&self, org: Uuid, id: Uuid) -> StoreResult<Option<Application>> {
+        applications::application(self, org, id).await
+    }
+
+    async fn update_application(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: ApplicationPatch,
+    ) -> StoreResult<Application> {
+        applications::update_application(self, org, id, patch).await
+    }
+
+    async fn delete_application(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        applications::delete_application(self, org, id).await
+    }
+}

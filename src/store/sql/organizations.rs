@@ -1,0 +1,518 @@
+//! Organizations: creation under the owner's cap, the access row every request checks and the
+//! organization view with its counts (both cached), changes and deletion.
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::authz::{Actor, Role};
+use crate::domain::Timestamp;
+use crate::domain::paging::{Cursor, Page};
+use crate::domain::validate;
+use crate::store::{
+    ManagedBy, NewOrganization, OrgAccessRow, OrgFilter, OrgKey, OrgPatch, OrgStatus, Organization,
+    OwnerSummary, StoreError, StoreResult, like_pattern,
+};
+
+use super::engine::{Db, LOCK_USER, now_ms};
+use super::members::insert_membership;
+use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
+use super::{SqlStore, err, push_page};
+
+macro_rules! org_view_select {
+    () => {
+        concat!("SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
+         o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, \
+         o.service_accounts_can_mint_tokens, o.created_at, \
+         o.updated_at, ou.username AS owner_username, ou.email AS owner_email, \
+         ou.name AS owner_name, \
+         (SELECT COUNT(*) FROM memberships c JOIN users cu ON cu.id = c.user_id \
+          WHERE c.organization_id = o.id AND cu.is_active) AS member_count, \
+         (SELECT COUNT(*) FROM invitations i WHERE i.organization_id = o.id \
+          AND i.status = 'pending' AND i.expires_at > ",
+        now_ms!(),
+        ") AS pending_member_count, \
+         (SELECT COUNT(*) FROM projects p WHERE p.organization_id = o.id) AS project_count, \
+         (SELECT COUNT(*) FROM applications a WHERE a.organization_id = o.id) AS application_count, \
+         m.role AS role \
+         FROM organizations o JOIN users ou ON ou.id = o.owner_id ")
+    };
+}
+
+const ORG_ACCESS_BY_ID: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
+     LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
+
+const ORG_ACCESS_BY_SLUG: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
+     LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 \
+     WHERE lower(o.slug) = lower($1)";
+
+#[derive(FromRow)]
+struct OrgRow {
+    id: Uuid,
+    name: String,
+    slug: String,
+    description: Option<String>,
+    logo_url: Option<String>,
+    country_code: Option<String>,
+    status: String,
+    status_reason: Option<String>,
+    verified: bool,
+    owner_id: Uuid,
+    #[sqlx(json)]
+    managed_by: Vec<ManagedBy>,
+    #[sqlx(json)]
+    metadata: Value,
+    service_accounts_can_mint_tokens: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+#[derive(FromRow)]
+struct OrgViewRow {
+    #[sqlx(flatten)]
+    org: OrgRow,
+    owner_username: String,
+    owner_email: String,
+    owner_name: Option<String>,
+    member_count: i64,
+    pending_member_count: i64,
+    project_count: i64,
+    application_count: i64,
+    role: Option<String>,
+}
+
+impl From<OrgViewRow> for Organization {
+    fn from(r: OrgViewRow) -> Self {
+        let o = r.org;
+        Organization {
+            id: o.id,
+            name: o.name,
+            slug: o.slug,
+            description: o.description,
+            logo_url: o.logo_url,
+            country_code: o.country_code,
+            status: OrgStatus::parse(&o.status),
+            status_reason: o.status_reason,
+            verified: o.verified,
+            owner: OwnerSummary {
+                id: o.owner_id,
+                username: r.owner_username,
+                email: r.owner_email,
+                name: r.owner_name,
+            },
+            member_count: r.member_count,
+            pending_member_count: r.pending_member_count,
+            project_count: r.project_count,
+            application_count: r.application_count,
+            plan: "free".into(),
+            has_active_subscription: false,
+            trial_expiry: None,
+            managed_by: o.managed_by,
+            metadata: o.metadata,
+            service_accounts_can_mint_tokens: o.service_accounts_can_mint_tokens,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            role: r.role.as_deref().and_then(Role::parse),
+            members: None,
+        }
+    }
+}
+
+async fn slug_taken(tx: &mut Tx, slug: &str, except: Option<Uuid>) -> StoreResult<bool> {
+    let hit: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM organizations WHERE lower(slug) = lower($1) AND id <> $2",
+    )
+    .bind(slug)
+    .bind(except.unwrap_or(Uuid::nil()))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(hit.is_some())
+}
+
+pub(super) async fn create_organization(
+    store: &SqlStore,
+    new: NewOrganization,
+    cap: Option<u32>,
+) -> StoreResult<Uuid> {
+    let mut tx = begin_write(store).await?;
+    tx.touch(crate::store::cache::Tag::AllOrgs);
+    // Serializes concurrent creations by one owner, so the cap holds.
+    let owner: Option<bool> = sqlx::query_scalar(LOCK_USER)
+        .bind(new.owner_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+    match owner {
+        None => return Err(StoreError::NotFound("User")),
+        Some(true) => {
+            return Err(StoreError::Forbidden(
+                "Service accounts cannot own organizations".into(),
+            ));
+        }
+        Some(false) => {}
+    }
+    if let Some(cap) = cap {
+        let owned: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM organizations WHERE owner_id = $1")
+                .bind(new.owner_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
+        if owned >= cap as i64 {
+            return Err(StoreError::OrganizationLimit);
+        }
+    }
+    let slug = match new.slug {
+        Some(slug) => {
+            if slug_taken(&mut tx, &slug, None).await? {
+                return Err(StoreError::Conflict("slug is already taken".into()));
+            }
+            slug
+        }
+        None => {
+            let base = validate::slug_from_name(&new.name);
+            let mut candidate = base.clone();
+            let mut n = 1u32;
+            while slug_taken(&mut tx, &candidate, None).await?
+                || validate::slug(&candidate).is_err()
+            {
+                n += 1;
+                candidate = if n < 10 {
+                    format!("{base}-{n}")
+                } else {
+                    format!("{base}-{}", &Uuid::now_v7().simple().to_string()[24..])
+                };
+            }
+            candidate
+        }
+    };
+    let id = Uuid::now_v7();
+    let now = Timestamp::now();
+    sqlx::query(
+        "INSERT INTO organizations (id, name, slug, description, logo_url, country_code, status, \
+         verified, owner_id, managed_by, metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(id)
+    .bind(&new.name)
+    .bind(&slug)
+    .bind(&new.description)
+    .bind(&new.logo_url)
+    .bind(&new.country_code)
+    .bind(false)
+    .bind(new.owner_id)
+    .bind(Json(serde_json::json!([])))
+    .bind(Json(&new.metadata))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    insert_membership(&mut tx, id, new.owner_id, Role::Owner, now).await?;
+    commit(tx).await?;
+    Ok(id)
+}
+
+pub(super) async fn organization_access(
+    store: &SqlStore,
+    key: &OrgKey,
+    user: Uuid,
+) -> StoreResult<Option<OrgAccessRow>> {
+    #[derive(FromRow)]
+    struct Row {
+        id: Uuid,
+        status: String,
+        owner_id: Uuid,
+        role: Option<String>,
+    }
+    let cache_key = match key {
+        OrgKey::Id(id) => (id.to_string(), user),
+        OrgKey::Slug(slug) => (slug.to_lowercase(), user),
+    };
+    if let Some(hit) = store.caches.access.get(&cache_key) {
+        return Ok(Some(hit));
+    }
+    let stamp = crate::store::cache::begin();
+    let row: Option<Row> = match key {
+        OrgKey::Id(id) => {
+            sqlx::query_as(ORG_ACCESS_BY_ID)
+                .bind(*id)
+                .bind(user)
+                .fetch_optional(&store.pool)
+                .await
+        }
+        OrgKey::Slug(slug) => {
+            sqlx::query_as(ORG_ACCESS_BY_SLUG)
+                .bind(slug)
+                .bind(user)
+                .fetch_optional(&store.pool)
+                .await
+        }
+    }
+    .map_err(err)?;
+    let access = row.map(|r| OrgAccessRow {
+        id: r.id,
+        status: OrgStatus::parse(&r.status),
+        owner_id: r.owner_id,
+        role: r.role.as_deref().and_then(Role::parse),
+    });
+    if let Some(a) = &access {
+        store.caches.access.put(
+            cache_key,
+            a.clone(),
+            &[crate::store::cache::Tag::Org(a.id)],
+            stamp,
+        );
+    }
+    Ok(access)
+}
+
+pub(super) async fn organization(
+    store: &SqlStore,
+    id: Uuid,
+    viewer: Uuid,
+) -> StoreResult<Option<Organization>> {
+    if let Some(hit) = store.caches.organization.get(&(id, viewer)) {
+        return Ok(Some(hit));
+    }
+    let stamp = crate::store::cache::begin();
+    let row: Option<OrgViewRow> = sqlx::query_as(concat!(
+        org_view_select!(),
+        "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2"
+    ))
+    .bind(viewer)
+    .bind(id)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(err)?;
+    let org = row.map(Organization::from);
+    if let Some(o) = &org {
+        store.caches.organization.put(
+            (id, viewer),
+            o.clone(),
+            &[crate::store::cache::Tag::Org(id)],
+            stamp,
+        );
+    }
+    Ok(org)
+}
+
+pub(super) async fn list_organizations(
+    store: &SqlStore,
+    f: &OrgFilter,
+    page: &Page,
+) -> StoreResult<Vec<Organization>> {
+    let cache_key = format!("{f:?}|{page:?}");
+    if let Some(hit) = store.caches.organizations.get(&cache_key) {
+        return Ok(hit);
+    }
+    let stamp = crate::store::cache::begin();
+    let mut q = QueryBuilder::<Db>::new(org_view_select!());
+    match f.member {
+        Some(member) => {
+            q.push("JOIN memberships m ON m.organization_id = o.id AND m.user_id = ");
+            q.push_bind(member);
+        }
+        None => {
+            q.push("LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = ");
+            q.push_bind(f.viewer);
+        }
+    }
+    q.push(" WHERE 1 = 1");
+    if let Some(only) = f.only {
+        q.push(" AND o.id = ");
+        q.push_bind(only);
+    }
+    if let Some(name) = &f.name {
+        q.push(" AND lower(o.name) LIKE ");
+        q.push_bind(like_pattern(name));
+        q.push(" ESCAPE '\\'");
+    }
+    if let Some(owner) = f.owner_id {
+        q.push(" AND o.owner_id = ");
+        q.push_bind(owner);
+    }
+    if let Some(status) = f.status {
+        q.push(" AND o.status = ");
+        q.push_bind(status.as_str());
+    }
+    if f.active_only {
+        q.push(" AND o.status = 'active'");
+    }
+    if let Some(Cursor::Id(after)) = page.after {
+        q.push(" AND o.id > ");
+        q.push_bind(after);
+    }
+    q.push(" ORDER BY o.id");
+    push_page(&mut q, page);
+    let rows: Vec<OrgViewRow> = q
+        .build_query_as()
+        .fetch_all(&store.pool)
+        .await
+        .map_err(err)?;
+    let orgs: Vec<Organization> = rows.into_iter().map(Organization::from).collect();
+    {
+        use crate::store::cache::Tag;
+        // The list depends on the caller's memberships (or, for a superuser, on every
+        // organization) and on each organization in it.
+        let mut tags: Vec<Tag> = orgs.iter().map(|o| Tag::Org(o.id)).collect();
+        tags.push(match f.member {
+            Some(member) => Tag::User(member),
+            None => Tag::AllOrgs,
+        });
+        store
+            .caches
+            .organizations
+            .put(cache_key, orgs.clone(), &tags, stamp);
+    }
+    Ok(orgs)
+}
+
+pub(super) async fn update_organization(
+    store: &SqlStore,
+    id: Uuid,
+    actor: Actor,
+    patch: OrgPatch,
+) -> StoreResult<()> {
+    let mut tx = begin_write(store).await?;
+    lock_org(&mut tx, id).await?;
+    let role = actor_role(&mut tx, id, actor).await?;
+    let mut o: OrgRow = sqlx::query_as("SELECT * FROM organizations WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+    let superuser = matches!(actor, Actor::Superuser(_));
+    if patch.touches_profile() && role < Role::Admin {
+        return Err(StoreError::Forbidden(
+            "Only owners and admins can change the organization".into(),
+        ));
+    }
+    if patch.owner_id.is_some() && !(superuser || o.owner_id == actor.id()) {
+        return Err(StoreError::Forbidden(
+            "Only the primary owner can transfer ownership".into(),
+        ));
+    }
+    if patch.touches_superuser_fields() && !superuser {
+        return Err(StoreError::Forbidden(
+            "Only superusers can set status, status_reason, verified and managed_by".into(),
+        ));
+    }
+    if let Some(slug) = patch.slug {
+        if slug_taken(&mut tx, &slug, Some(id)).await? {
+            return Err(StoreError::Conflict("slug is already taken".into()));
+        }
+        o.slug = slug;
+    }
+    if let Some(v) = patch.name {
+        o.name = v;
+    }
+    if let Some(v) = patch.description {
+        o.description = v;
+    }
+    if let Some(v) = patch.logo_url {
+        o.logo_url = v;
+    }
+    if let Some(v) = patch.country_code {
+        o.country_code = v;
+    }
+    if let Some(v) = patch.metadata {
+        o.metadata = v;
+    }
+    if let Some(v) = patch.service_accounts_can_mint_tokens {
+        o.service_accounts_can_mint_tokens = v;
+    }
+    if let Some(v) = patch.status {
+        o.status = v.as_str().into();
+    }
+    if let Some(v) = patch.status_reason {
+        o.status_reason = v;
+    }
+    if let Some(v) = patch.verified {
+        o.verified = v;
+    }
+    if let Some(v) = patch.managed_by {
+        o.managed_by = v;
+    }
+    if let Some(new_owner) = patch.owner_id {
+        if role_of(&mut tx, id, new_owner).await?.is_none() {
+            return Err(StoreError::Conflict(
+                "the new owner must be a member".into(),
+            ));
+        }
+        sqlx::query(
+            "UPDATE memberships SET role = 'owner' WHERE organization_id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(new_owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        o.owner_id = new_owner;
+    }
+    sqlx::query(
+        "UPDATE organizations SET name = $1, slug = $2, description = $3, logo_url = $4, \
+         country_code = $5, metadata = $6, owner_id = $7, status = $8, status_reason = $9, \
+         verified = $10, managed_by = $11, service_accounts_can_mint_tokens = $12, \
+         updated_at = $13 WHERE id = $14",
+    )
+    .bind(&o.name)
+    .bind(&o.slug)
+    .bind(&o.description)
+    .bind(&o.logo_url)
+    .bind(&o.country_code)
+    .bind(Json(&o.metadata))
+    .bind(o.owner_id)
+    .bind(&o.status)
+    .bind(&o.status_reason)
+    .bind(o.verified)
+    .bind(Json(&o.managed_by))
+    .bind(o.service_accounts_can_mint_tokens)
+    .bind(Timestamp::now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    commit(tx).await
+}
+
+pub(super) async fn delete_organization(
+    store: &SqlStore,
+    id: Uuid,
+    actor: Actor,
+) -> StoreResult<()> {
+    let mut tx = begin_write(store).await?;
+    lock_org(&mut tx, id).await?;
+    if actor_role(&mut tx, id, actor).await? != Role::Owner {
+        return Err(StoreError::Forbidden(
+            "Only owners can delete the organization".into(),
+        ));
+    }
+    let service_accounts: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT u.id FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.organization_id = $1 AND u.is_service_account",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(err)?;
+    // Memberships, scoped tokens and everything else under it go by ON DELETE CASCADE.
+    sqlx::query("DELETE FROM organizations WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    // Its service accounts that belong nowhere else go with it.
+    for sa in service_accounts {
+        sqlx::query(
+            "DELETE FROM users WHERE id = $1 AND is_service_account \
+             AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
+        )
+        .bind(sa)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    }
+    commit(tx).await
+}

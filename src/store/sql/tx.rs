@@ -1,0 +1,106 @@
+//! Write transactions: how one begins and commits (publishing what it changed to every node's
+//! caches), and the organization lock with the role checks made under it.
+
+use sqlx::Transaction;
+use uuid::Uuid;
+
+use crate::authz::{Actor, Role, effective};
+use crate::store::{StoreError, StoreResult};
+
+use super::engine::{self, Db, LOCK_ORG, NOTIFY};
+use super::{SqlStore, err};
+
+/// A write transaction. On SQLite it also holds the node's writer lock: writers queue in order
+/// instead of polling the database's busy handler, which keeps write latency flat under load.
+pub(crate) struct Tx {
+    inner: Transaction<'static, Db>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// What this transaction changed, for the caches of this node and the others.
+    touched: Vec<crate::store::cache::Tag>,
+}
+
+impl Tx {
+    pub(super) fn touch(&mut self, tag: crate::store::cache::Tag) {
+        if !self.touched.contains(&tag) {
+            self.touched.push(tag);
+        }
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = <Db as sqlx::Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
+/// Begins a write transaction, after queueing on the node's writer lock where the engine has one
+/// (SQLite); the lock is held until the transaction ends.
+pub(super) async fn begin_write(store: &SqlStore) -> StoreResult<Tx> {
+    let writer = match &store.writer {
+        Some(queue) => Some(queue.clone().lock_owned().await),
+        None => None,
+    };
+    let inner = engine::begin_write(&store.pool).await.map_err(err)?;
+    Ok(Tx {
+        touched: Vec::new(),
+        inner,
+        _writer: writer,
+    })
+}
+
+/// Commits, and makes what the transaction touched stale in every node's caches: published in
+/// the transaction itself (PostgreSQL `NOTIFY` is delivered on commit, and only then), and
+/// applied here right after the commit.
+pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
+    let touched = std::mem::take(&mut tx.touched);
+    if let (Some(notify), false) = (NOTIFY, touched.is_empty()) {
+        sqlx::query(notify)
+            .bind(crate::store::cache::encode_all(&touched))
+            .execute(&mut *tx.inner)
+            .await
+            .map_err(err)?;
+    }
+    let done = tx.inner.commit().await.map_err(err);
+    crate::store::cache::bump(&touched);
+    done
+}
+
+/// Locks the organization row for the rest of the transaction (PostgreSQL `FOR UPDATE`; on
+/// SQLite the write transaction already holds the database's write lock).
+pub(super) async fn lock_org(tx: &mut Tx, org: Uuid) -> StoreResult<()> {
+    // Whatever locks an organization may change it: its cached reads go stale on commit.
+    tx.touch(crate::store::cache::Tag::Org(org));
+    tx.touch(crate::store::cache::Tag::AllOrgs);
+    sqlx::query(LOCK_ORG)
+        .bind(org)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(err)?
+        .map(|_| ())
+        .ok_or(StoreError::NotFound("Organization"))
+}
+
+pub(super) async fn role_of(tx: &mut Tx, org: Uuid, user: Uuid) -> StoreResult<Option<Role>> {
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2",
+    )
+    .bind(org)
+    .bind(user)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(role.as_deref().and_then(Role::parse))
+}
+
+/// The actor's effective role, read under the lock; a non-member sees no organization.
+pub(super) async fn actor_role(tx: &mut Tx, org: Uuid, actor: Actor) -> StoreResult<Role> {
+    let own = role_of(tx, org, actor.id()).await?;
+    effective(actor, own).ok_or(StoreError::NotFound("Organization"))
+}

@@ -1,0 +1,398 @@
+//! Users: accounts, profiles, passwords and password resets.
+
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::domain::Timestamp;
+use crate::domain::paging::{Cursor, Page};
+use crate::domain::validate;
+use crate::store::{NewUser, StoreError, StoreResult, User, UserPatch, like_pattern};
+
+use super::engine::{Db, LOCK_ORGS_OWNED_BY};
+use super::members::{hand_over_primary_owner, owner_count};
+use super::tokens::end_sessions;
+use super::tx::{Tx, begin_write, commit};
+use super::{SqlStore, err, push_page};
+
+/// The columns of a `User`: a macro rather than a constant, so that `concat!` builds whole
+/// statements from it (here and in `tokens.rs`).
+macro_rules! user_columns {
+    () => {
+        "u.id, u.username, u.email, u.name, u.avatar_url, u.company, u.job_title, u.metadata, \
+         u.is_active, u.is_superuser, u.is_service_account, u.created_at, u.updated_at"
+    };
+}
+
+pub(super) use user_columns;
+
+/// Marks a user's profile, tokens and organization list as changed, and every organization they
+/// belong to (whose member rows, counts and owner summary show them).
+async fn touch_user_everywhere(tx: &mut Tx, user: Uuid) -> StoreResult<()> {
+    use crate::store::cache::Tag;
+    tx.touch(Tag::User(user));
+    let orgs: Vec<Uuid> =
+        sqlx::query_scalar("SELECT organization_id FROM memberships WHERE user_id = $1")
+            .bind(user)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(err)?;
+    for o in orgs {
+        tx.touch(Tag::Org(o));
+    }
+    tx.touch(Tag::AllOrgs);
+    Ok(())
+}
+
+async fn username_taken(tx: &mut Tx, username: &str) -> StoreResult<bool> {
+    let hit: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM users WHERE lower(username) = lower($1)")
+            .bind(username)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(err)?;
+    Ok(hit.is_some())
+}
+
+pub(super) async fn insert_user(tx: &mut Tx, new: NewUser) -> StoreResult<User> {
+    let username = match new.username {
+        Some(u) => u,
+        None => {
+            // A free variant of the email's local part.
+            let base = validate::username_from_email(&new.email);
+            let mut candidate = base.clone();
+            let mut n = 0u32;
+            while username_taken(tx, &candidate).await? {
+                n += 1;
+                candidate = if n < 5 {
+                    format!("{base}{}", n + 1)
+                } else {
+                    format!("{base}-{}", &Uuid::now_v7().simple().to_string()[24..])
+                };
+            }
+            candidate
+        }
+    };
+    let now = Timestamp::now();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO users (id, username, email, name, metadata, password_hash, is_active, \
+         is_superuser, is_service_account, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(id)
+    .bind(&username)
+    .bind(&new.email)
+    .bind(&new.name)
+    .bind(Json(serde_json::json!({})))
+    .bind(&new.password_hash)
+    .bind(true)
+    .bind(new.is_superuser)
+    .bind(new.is_service_account)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(User {
+        id,
+        username,
+        email: new.email,
+        name: new.name,
+        avatar_url: None,
+        company: None,
+        job_title: None,
+        metadata: serde_json::json!({}),
+        is_active: true,
+        is_superuser: new.is_superuser,
+        is_service_account: new.is_service_account,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub(super) async fn user_in(tx: &mut Tx, id: Uuid) -> StoreResult<Option<User>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users u WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(err)
+}
+
+pub(super) async fn create_user(store: &SqlStore, new: NewUser) -> StoreResult<User> {
+    let mut tx = begin_write(store).await?;
+    let user = insert_user(&mut tx, new).await?;
+    commit(tx).await?;
+    Ok(user)
+}
+
+pub(super) async fn user_for_login(
+    store: &SqlStore,
+    login: &str,
+) -> StoreResult<Option<(User, Option<String>)>> {
+    let sql = if login.contains('@') {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", u.password_hash FROM users u WHERE lower(u.email) = lower($1)"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", u.password_hash FROM users u WHERE lower(u.username) = lower($1)"
+        )
+    };
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        password_hash: Option<String>,
+    }
+    let row: Option<Row> = sqlx::query_as(sql)
+        .bind(login)
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(err)?;
+    Ok(row.map(|r| (r.user, r.password_hash)))
+}
+
+pub(super) async fn user(store: &SqlStore, id: Uuid) -> StoreResult<Option<User>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users u WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(err)
+}
+
+pub(super) async fn password_hash(store: &SqlStore, id: Uuid) -> StoreResult<Option<String>> {
+    let hash: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(err)?;
+    Ok(hash.flatten())
+}
+
+pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) -> StoreResult<User> {
+    let mut tx = begin_write(store).await?;
+    let mut u = user_in(&mut tx, id)
+        .await?
+        .ok_or(StoreError::NotFound("User"))?;
+    touch_user_everywhere(&mut tx, id).await?;
+    if let Some(v) = patch.username {
+        u.username = v;
+    }
+    if let Some(v) = patch.email {
+        u.email = v;
+    }
+    if let Some(v) = patch.name {
+        u.name = v;
+    }
+    if let Some(v) = patch.avatar_url {
+        u.avatar_url = v;
+    }
+    if let Some(v) = patch.company {
+        u.company = v;
+    }
+    if let Some(v) = patch.job_title {
+        u.job_title = v;
+    }
+    if let Some(v) = patch.metadata {
+        u.metadata = v;
+    }
+    if let Some(v) = patch.is_active {
+        u.is_active = v;
+    }
+    if let Some(v) = patch.is_superuser {
+        u.is_superuser = v;
+    }
+    u.updated_at = Timestamp::now();
+    sqlx::query(
+        "UPDATE users SET username = $1, email = $2, name = $3, avatar_url = $4, company = $5, \
+         job_title = $6, metadata = $7, is_active = $8, is_superuser = $9, updated_at = $10 \
+         WHERE id = $11",
+    )
+    .bind(&u.username)
+    .bind(&u.email)
+    .bind(&u.name)
+    .bind(&u.avatar_url)
+    .bind(&u.company)
+    .bind(&u.job_title)
+    .bind(Json(&u.metadata))
+    .bind(u.is_active)
+    .bind(u.is_superuser)
+    .bind(u.updated_at)
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    commit(tx).await?;
+    Ok(u)
+}
+
+pub(super) async fn set_password(
+    store: &SqlStore,
+    id: Uuid,
+    hash: String,
+    keep: Option<Uuid>,
+    revoke_tokens: bool,
+) -> StoreResult<()> {
+    let mut tx = begin_write(store).await?;
+    let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(Timestamp::now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("User"));
+    }
+    end_sessions(&mut tx, id, keep, revoke_tokens).await?;
+    commit(tx).await
+}
+
+pub(super) async fn create_password_reset(
+    store: &SqlStore,
+    email: &str,
+    hash: [u8; 32],
+    expires_at: Timestamp,
+) -> StoreResult<Option<User>> {
+    let mut tx = begin_write(store).await?;
+    let user: Option<User> = sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users u WHERE lower(u.email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(err)?;
+    let Some(user) = user.filter(|u| u.is_active && !u.is_service_account) else {
+        return Ok(None);
+    };
+    let now = Timestamp::now();
+    sqlx::query(
+        "INSERT INTO password_resets (id, user_id, token_hash, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user.id)
+    .bind(&hash[..])
+    .bind(expires_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    commit(tx).await?;
+    Ok(Some(user))
+}
+
+pub(super) async fn confirm_password_reset(
+    store: &SqlStore,
+    hash: [u8; 32],
+    password_hash: String,
+    revoke_tokens: bool,
+) -> StoreResult<User> {
+    let mut tx = begin_write(store).await?;
+    let now = Timestamp::now();
+    // Spending the link first makes it single-use under concurrent confirms: the row update
+    // takes the row's lock, and the loser finds it used.
+    let user_id: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE password_resets SET used_at = $1 \
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now)
+    .bind(&hash[..])
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(err)?;
+    let not_found = || StoreError::NotFound("Password reset link");
+    let user_id = user_id.ok_or_else(not_found)?;
+    let user = user_in(&mut tx, user_id)
+        .await?
+        .filter(|u| u.is_active && !u.is_service_account)
+        .ok_or_else(not_found)?;
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    end_sessions(&mut tx, user_id, None, revoke_tokens).await?;
+    commit(tx).await?;
+    Ok(user)
+}
+
+pub(super) async fn list_users(
+    store: &SqlStore,
+    q: Option<&str>,
+    page: &Page,
+) -> StoreResult<Vec<User>> {
+    let mut sql = QueryBuilder::<Db>::new(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users u WHERE 1 = 1"
+    ));
+    if let Some(q) = q {
+        let p = like_pattern(q);
+        sql.push(" AND (lower(u.username) LIKE ");
+        sql.push_bind(p.clone());
+        sql.push(" ESCAPE '\\' OR lower(u.email) LIKE ");
+        sql.push_bind(p.clone());
+        sql.push(" ESCAPE '\\' OR lower(coalesce(u.name, '')) LIKE ");
+        sql.push_bind(p);
+        sql.push(" ESCAPE '\\')");
+    }
+    if let Some(Cursor::Id(after)) = page.after {
+        sql.push(" AND u.id > ");
+        sql.push_bind(after);
+    }
+    sql.push(" ORDER BY u.id");
+    push_page(&mut sql, page);
+    sql.build_query_as()
+        .fetch_all(&store.pool)
+        .await
+        .map_err(err)
+}
+
+pub(super) async fn delete_user(store: &SqlStore, id: Uuid) -> StoreResult<()> {
+    let mut tx = begin_write(store).await?;
+    touch_user_everywhere(&mut tx, id).await?;
+    let owned: Vec<Uuid> = sqlx::query_scalar(LOCK_ORGS_OWNED_BY)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+    for org in owned {
+        if owner_count(&mut tx, org).await? <= 1 {
+            return Err(StoreError::LastOwner);
+        }
+        hand_over_primary_owner(&mut tx, org, id).await?;
+    }
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("User"));
+    }
+    commit(tx).await
+}

@@ -1,0 +1,474 @@
+//! The types that cross the `Store` traits: what clients are shown (users, organizations,
+//! members, invitations, tokens, projects, applications) and what handlers pass in.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::authz::Role;
+use crate::domain::Timestamp;
+
+/// A user as every endpoint shows it: never with a password hash.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub is_service_account: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: String,
+    /// Derived from the email when absent.
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_superuser: bool,
+    pub is_service_account: bool,
+}
+
+/// A change to a user; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub company: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+    pub metadata: Option<Value>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Session,
+    Pat,
+    Sa,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::Pat => "pat",
+            TokenKind::Sa => "sa",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TokenKind> {
+        match s {
+            "session" => Some(TokenKind::Session),
+            "pat" => Some(TokenKind::Pat),
+            "sa" => Some(TokenKind::Sa),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: Uuid,
+    pub kind: TokenKind,
+    pub name: Option<String>,
+    pub hash: [u8; 32],
+    pub organization_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What a presented token resolves to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub token_id: Uuid,
+    pub kind: TokenKind,
+    pub organization_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgStatus {
+    Active,
+    Suspended,
+    Banned,
+}
+
+impl OrgStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgStatus::Active => "active",
+            OrgStatus::Suspended => "suspended",
+            OrgStatus::Banned => "banned",
+        }
+    }
+    pub fn parse(s: &str) -> OrgStatus {
+        match s {
+            "suspended" => OrgStatus::Suspended,
+            "banned" => OrgStatus::Banned,
+            _ => OrgStatus::Active,
+        }
+    }
+}
+
+/// How an `{org}` path segment names an organization.
+#[derive(Debug, Clone)]
+pub enum OrgKey {
+    Id(Uuid),
+    Slug(String),
+}
+
+impl OrgKey {
+    pub fn parse(s: &str) -> OrgKey {
+        match Uuid::try_parse(s) {
+            Ok(id) => OrgKey::Id(id),
+            Err(_) => OrgKey::Slug(s.to_owned()),
+        }
+    }
+}
+
+/// The facts an access decision needs: the organization and the caller's role in it.
+#[derive(Debug, Clone)]
+pub struct OrgAccessRow {
+    pub id: Uuid,
+    pub status: OrgStatus,
+    pub owner_id: Uuid,
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedBy {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OwnerSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub country_code: Option<String>,
+    pub status: OrgStatus,
+    pub status_reason: Option<String>,
+    pub verified: bool,
+    pub owner: OwnerSummary,
+    pub member_count: i64,
+    pub pending_member_count: i64,
+    pub project_count: i64,
+    pub application_count: i64,
+    /// `free` until a license is attached.
+    pub plan: String,
+    pub has_active_subscription: bool,
+    pub trial_expiry: Option<Timestamp>,
+    pub managed_by: Vec<ManagedBy>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// Whether a service account's own token may create further tokens (default false).
+    pub service_accounts_can_mint_tokens: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The caller's role (lists only; absent for a superuser who is not a member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The first page of members, with `?include=members`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<Member>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewOrganization {
+    pub name: String,
+    /// `None`: derive from the name, picking a free variant.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub country_code: Option<String>,
+    pub metadata: Value,
+    pub owner_id: Uuid,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+    pub country_code: Option<Option<String>>,
+    pub metadata: Option<Value>,
+    pub owner_id: Option<Uuid>,
+    pub service_accounts_can_mint_tokens: Option<bool>,
+    pub status: Option<OrgStatus>,
+    pub status_reason: Option<Option<String>>,
+    pub verified: Option<bool>,
+    pub managed_by: Option<Vec<ManagedBy>>,
+}
+
+impl OrgPatch {
+    pub fn touches_superuser_fields(&self) -> bool {
+        self.status.is_some()
+            || self.status_reason.is_some()
+            || self.verified.is_some()
+            || self.managed_by.is_some()
+    }
+    pub fn touches_profile(&self) -> bool {
+        self.name.is_some()
+            || self.slug.is_some()
+            || self.description.is_some()
+            || self.logo_url.is_some()
+            || self.country_code.is_some()
+            || self.metadata.is_some()
+            || self.service_accounts_can_mint_tokens.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgFilter {
+    /// `None`: every organization (a superuser's view); else those the user belongs to.
+    pub member: Option<Uuid>,
+    /// The caller, for `role` on each item.
+    pub viewer: Uuid,
+    /// A scoped token sees its organization only.
+    pub only: Option<Uuid>,
+    pub name: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub status: Option<OrgStatus>,
+    pub active_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    /// True for owners and admins.
+    pub admin: bool,
+    pub joined_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub role: Option<Role>,
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MemberTarget {
+    UserId(Uuid),
+    Username(String),
+    /// Provisions a password-less user when nobody has this email.
+    Email {
+        email: String,
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RoleChange {
+    Set(Role),
+    ToggleAdmin,
+}
+
+/// A personal access or service-account token, as listed (never with its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub kind: TokenKind,
+    /// The organization a scoped token is confined to.
+    pub organization_id: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub organization: OrgSummary,
+    /// The invited address. Masked (`j***@example.com`) for the organization when the
+    /// invitation was made by adding an existing account by id or username while member
+    /// additions need consent.
+    pub email: String,
+    /// The invited account, when the invitation was made for an existing account by id or
+    /// username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    pub role: Role,
+    pub status: InvitationStatus,
+    /// Who invited; null once that user is deleted.
+    pub inviter: Option<UserSummary>,
+    pub expires_at: Timestamp,
+    /// `none` (no mail server: the link was logged), `pending`, `sent` or `failed` (retried
+    /// with backoff).
+    pub delivery: String,
+    pub delivery_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub organization_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub hash: [u8; 32],
+    pub expires_at: Timestamp,
+    pub delivery: &'static str,
+    /// Set when an existing account is invited by id or username (its email stays hidden from
+    /// the organization).
+    pub invitee_id: Option<Uuid>,
+}
+
+/// Who accepts an invitation.
+#[derive(Debug, Clone)]
+pub enum Invitee {
+    /// A signed-in user, whose email must match.
+    User(Uuid),
+    /// Someone without an account (or with a password-less, provisioned one).
+    NewAccount {
+        password_hash: String,
+        name: Option<String>,
+        username: Option<String>,
+    },
+}
+
+/// An invitation whose email is due for (another) delivery attempt.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: Uuid,
+    pub email: String,
+    pub organization_name: String,
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl ProjectRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Viewer => "viewer",
+            ProjectRole::Editor => "editor",
+            ProjectRole::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ProjectRole> {
+        match s {
+            "viewer" => Some(ProjectRole::Viewer),
+            "editor" => Some(ProjectRole::Editor),
+            "admin" => Some(ProjectRole::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProjectMember {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: ProjectRole,
+    pub added_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Application {
+    pub id: Uuid,
+    pub name: String,
+    pub project_id: Option<Uuid>,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationPatch {
+    pub name: Option<String>,
+    pub project_id: Option<Option<Uuid>>,
+    pub description: Option<Option<String>>,
+}
+
+/// Rows for bulk loading (`orgd admin seed`).
+#[derive(Debug, Clone, Default)]
+pub struct SeedBatch {
+    /// id, username, email, password hash
+    pub users: Vec<(Uuid, String, String, Option<String>)>,
+    /// id, name, slug, owner id
+    pub organizations: Vec<(Uuid, String, String, Uuid)>,
+    /// organization id, user id, role
+    pub memberships: Vec<(Uuid, Uuid, Role)>,
+}
