@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::authz::{Actor, Role};
+use crate::authz::{Actor, Permission, Role};
 use crate::domain::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{OrgKey, OrgStatus, TokenKind, User};
@@ -150,16 +150,9 @@ impl OrgAccess {
     pub fn effective_role(&self) -> Role {
         crate::authz::effective(self.actor, self.role).unwrap_or(Role::Member)
     }
-    /// 403 unless the caller's role is at least `min`.
-    pub fn require(&self, min: Role) -> ApiResult<()> {
-        if self.effective_role() >= min {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "This requires the {} role",
-                min.as_str()
-            )))
-        }
+    /// Whether the caller's role here grants `p` (a superuser acts as an owner).
+    pub fn allows(&self, p: Permission) -> bool {
+        self.effective_role().grants(p)
     }
     /// Writes are refused in a suspended organization, except for superusers.
     pub fn writable(&self) -> ApiResult<()> {
@@ -357,6 +350,72 @@ impl FromRequestParts<AppState> for MaybeCaller {
         } else {
             Ok(MaybeCaller(None))
         }
+    }
+}
+
+/// A request under `/organizations/{org}`, admitted by the route's row in `authz::ROUTES`: the
+/// caller, and their standing in the organization. Handlers take this instead of deciding
+/// anything themselves; a route without a row is refused.
+pub struct OrgContext {
+    pub caller: Caller,
+    pub access: OrgAccess,
+}
+
+impl FromRequestParts<AppState> for OrgContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let template = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let Some(need) = crate::authz::need(parts.method.as_str(), &template) else {
+            tracing::error!(method = %parts.method, route = %template, "no policy declared for this route");
+            return Err(ApiError::forbidden("No policy is declared for this route"));
+        };
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("Organization"))?;
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        };
+        let org = param("org").ok_or_else(|| ApiError::not_found("Organization"))?;
+        let access = caller.org(state, &org).await?;
+        if need.writes {
+            access.writable()?;
+        }
+        let is_self = need.or_self
+            && param("user").and_then(|u| Uuid::try_parse(&u).ok()) == Some(caller.user.id);
+        if !access.allows(need.permission) && !is_self {
+            let project_admin = need.or_project_admin
+                && match param("id").and_then(|id| Uuid::try_parse(&id).ok()) {
+                    Some(project) => {
+                        state.store.project(access.id, project).await?.is_some()
+                            && state.store.project_role(project, caller.user.id).await?
+                                == Some(crate::store::ProjectRole::Admin)
+                    }
+                    None => false,
+                };
+            if !project_admin {
+                return Err(ApiError::forbidden(if need.or_project_admin {
+                    "This requires the admin role in the organization or the project".to_string()
+                } else {
+                    format!(
+                        "This requires the {} role",
+                        Role::least_with(need.permission).as_str()
+                    )
+                }));
+            }
+        }
+        Ok(OrgContext { caller, access })
     }
 }
 

@@ -58,3 +58,369 @@ pub fn effective(actor: Actor, role: Option<Role>) -> Option<Role> {
         Actor::User(_) => role,
     }
 }
+
+/// What an action needs, named the same everywhere: the route table below, the documentation,
+/// and (later) custom roles. Built-in roles are sets of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+pub enum Permission {
+    #[serde(rename = "organization:read")]
+    OrganizationRead,
+    #[serde(rename = "organization:update")]
+    OrganizationUpdate,
+    #[serde(rename = "organization:delete")]
+    OrganizationDelete,
+    #[serde(rename = "members:read")]
+    MembersRead,
+    #[serde(rename = "members:write")]
+    MembersWrite,
+    #[serde(rename = "invitations:read")]
+    InvitationsRead,
+    #[serde(rename = "invitations:write")]
+    InvitationsWrite,
+    #[serde(rename = "projects:read")]
+    ProjectsRead,
+    #[serde(rename = "projects:write")]
+    ProjectsWrite,
+    #[serde(rename = "applications:read")]
+    ApplicationsRead,
+    #[serde(rename = "applications:write")]
+    ApplicationsWrite,
+    #[serde(rename = "service_accounts:read")]
+    ServiceAccountsRead,
+    #[serde(rename = "service_accounts:write")]
+    ServiceAccountsWrite,
+}
+
+use Permission as P;
+
+const MEMBER: &[Permission] = &[
+    P::OrganizationRead,
+    P::MembersRead,
+    P::ProjectsRead,
+    P::ApplicationsRead,
+];
+const ADMIN: &[Permission] = &[
+    P::OrganizationRead,
+    P::MembersRead,
+    P::ProjectsRead,
+    P::ApplicationsRead,
+    P::OrganizationUpdate,
+    P::MembersWrite,
+    P::InvitationsRead,
+    P::InvitationsWrite,
+    P::ProjectsWrite,
+    P::ApplicationsWrite,
+    P::ServiceAccountsRead,
+    P::ServiceAccountsWrite,
+];
+const OWNER: &[Permission] = &[
+    P::OrganizationRead,
+    P::MembersRead,
+    P::ProjectsRead,
+    P::ApplicationsRead,
+    P::OrganizationUpdate,
+    P::MembersWrite,
+    P::InvitationsRead,
+    P::InvitationsWrite,
+    P::ProjectsWrite,
+    P::ApplicationsWrite,
+    P::ServiceAccountsRead,
+    P::ServiceAccountsWrite,
+    P::OrganizationDelete,
+];
+
+impl Permission {
+    pub const ALL: &'static [Permission] = OWNER;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            P::OrganizationRead => "organization:read",
+            P::OrganizationUpdate => "organization:update",
+            P::OrganizationDelete => "organization:delete",
+            P::MembersRead => "members:read",
+            P::MembersWrite => "members:write",
+            P::InvitationsRead => "invitations:read",
+            P::InvitationsWrite => "invitations:write",
+            P::ProjectsRead => "projects:read",
+            P::ProjectsWrite => "projects:write",
+            P::ApplicationsRead => "applications:read",
+            P::ApplicationsWrite => "applications:write",
+            P::ServiceAccountsRead => "service_accounts:read",
+            P::ServiceAccountsWrite => "service_accounts:write",
+        }
+    }
+}
+
+impl Role {
+    /// The permissions a built-in role grants: `member` ⊆ `admin` ⊆ `owner`.
+    pub fn permissions(self) -> &'static [Permission] {
+        match self {
+            Role::Member => MEMBER,
+            Role::Admin => ADMIN,
+            Role::Owner => OWNER,
+        }
+    }
+
+    pub fn grants(self, p: Permission) -> bool {
+        self.permissions().contains(&p)
+    }
+
+    /// The least built-in role that grants `p` (for error messages).
+    pub fn least_with(p: Permission) -> Role {
+        [Role::Member, Role::Admin, Role::Owner]
+            .into_iter()
+            .find(|r| r.grants(p))
+            .unwrap_or(Role::Owner)
+    }
+}
+
+/// What a route under `/organizations/{org}` needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    pub permission: Permission,
+    /// Refused in a suspended organization (`403 organization_suspended`).
+    pub writes: bool,
+    /// Also granted to an admin of the project named by `{id}` (project member management).
+    pub or_project_admin: bool,
+    /// Also granted when `{user}` is the caller (removing oneself is leaving).
+    pub or_self: bool,
+}
+
+const fn read(permission: Permission) -> Need {
+    Need {
+        permission,
+        writes: false,
+        or_project_admin: false,
+        or_self: false,
+    }
+}
+
+const fn write(permission: Permission) -> Need {
+    Need {
+        permission,
+        writes: true,
+        or_project_admin: false,
+        or_self: false,
+    }
+}
+
+const fn project_admin_write() -> Need {
+    Need {
+        or_project_admin: true,
+        ..write(P::ProjectsWrite)
+    }
+}
+
+const fn self_or_write(permission: Permission) -> Need {
+    Need {
+        or_self: true,
+        ..write(permission)
+    }
+}
+
+/// Every route under an organization and what it needs: the one place where route-level
+/// authorization is decided (by the `OrgContext` extractor). A route missing here is refused
+/// (deny by default), and a test checks that every such route has its row. Rules that depend
+/// on the data (the owner rules, who may grant which role) are then re-checked inside the
+/// write transaction, where a concurrent change cannot alter them between check and write.
+pub const ROUTES: &[(&str, &str, Need)] = &[
+    ("GET", "/organizations/{org}", read(P::OrganizationRead)),
+    (
+        "PATCH",
+        "/organizations/{org}",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}",
+        write(P::OrganizationDelete),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/leave",
+        write(P::OrganizationRead),
+    ),
+    ("GET", "/organizations/{org}/members", read(P::MembersRead)),
+    (
+        "POST",
+        "/organizations/{org}/members",
+        write(P::MembersWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/members/{user}",
+        read(P::MembersRead),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/members/{user}",
+        write(P::MembersWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/members/{user}",
+        self_or_write(P::MembersWrite),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/members/{user}/toggle-admin",
+        write(P::MembersWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/invitations",
+        read(P::InvitationsRead),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/invitations",
+        write(P::InvitationsWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/invitations/{id}",
+        write(P::InvitationsWrite),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/invitations/{id}/resend",
+        write(P::InvitationsWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/projects",
+        read(P::ProjectsRead),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/projects",
+        write(P::ProjectsWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/projects/{id}",
+        read(P::ProjectsRead),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/projects/{id}",
+        write(P::ProjectsWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/projects/{id}",
+        write(P::ProjectsWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/projects/{id}/members",
+        read(P::ProjectsRead),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/projects/{id}/members",
+        project_admin_write(),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/projects/{id}/members/{user}",
+        project_admin_write(),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/projects/{id}/members/{user}",
+        project_admin_write(),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/applications",
+        read(P::ApplicationsRead),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/applications",
+        write(P::ApplicationsWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/applications/{id}",
+        read(P::ApplicationsRead),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/applications/{id}",
+        write(P::ApplicationsWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/applications/{id}",
+        write(P::ApplicationsWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/service-accounts",
+        read(P::ServiceAccountsRead),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/service-accounts",
+        write(P::ServiceAccountsWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/service-accounts/{user}",
+        write(P::ServiceAccountsWrite),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/service-accounts/{user}/tokens",
+        write(P::ServiceAccountsWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/service-accounts/{user}/tokens",
+        read(P::ServiceAccountsRead),
+    ),
+    // Revoking a credential stays possible in a suspended organization.
+    (
+        "DELETE",
+        "/organizations/{org}/service-accounts/{user}/tokens/{id}",
+        read(P::ServiceAccountsWrite),
+    ),
+];
+
+/// The row of `method` `path` (a route template), if any.
+pub fn need(method: &str, path: &str) -> Option<Need> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, n)| *n)
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+
+    #[test]
+    fn built_in_roles_nest() {
+        for p in Role::Member.permissions() {
+            assert!(Role::Admin.grants(*p), "{p:?}");
+        }
+        for p in Role::Admin.permissions() {
+            assert!(Role::Owner.grants(*p), "{p:?}");
+        }
+        assert!(!Role::Admin.grants(P::OrganizationDelete));
+        assert!(!Role::Member.grants(P::MembersWrite));
+        assert_eq!(Role::least_with(P::InvitationsRead), Role::Admin);
+    }
+
+    #[test]
+    fn every_route_is_declared_once() {
+        for (i, (m, p, _)) in ROUTES.iter().enumerate() {
+            assert!(
+                !ROUTES[i + 1..].iter().any(|(m2, p2, _)| m2 == m && p2 == p),
+                "{m} {p} twice"
+            );
+        }
+    }
+}

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::domain::country;
 
 use crate::domain::validate::{
-    EMAIL_PATTERN, NON_BLANK, SLUG_PATTERN, URL_PATTERN, USERNAME_PATTERN, UUID_PATTERNS,
+    EMAIL_PATTERN, NAME_PATTERN, NO_NUL_PATTERN, PERSON_PATTERN, SLUG_PATTERN, TEXT_PATTERN,
+    URL_PATTERN, USERNAME_PATTERN, UUID_PATTERNS,
 };
 
 pub const ID_CURSOR: &str = "^i[0-9a-f]{32}$";
@@ -32,18 +33,18 @@ fn merge(target: &mut Value, patch: &Value) {
 fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
     let email = json!({"pattern": EMAIL_PATTERN, "maxLength": 254});
     let username = json!({"pattern": USERNAME_PATTERN});
-    let password = json!({"minLength": 8, "maxLength": 256});
-    let person = json!({"maxLength": 256});
-    let org_name = json!({"minLength": 1, "maxLength": 256, "pattern": NON_BLANK});
+    let password = json!({"minLength": 8, "maxLength": 256, "pattern": NO_NUL_PATTERN});
+    let person = json!({"maxLength": 256, "pattern": PERSON_PATTERN});
+    let org_name = json!({"minLength": 1, "maxLength": 256, "pattern": NAME_PATTERN});
     let slug = json!({"pattern": SLUG_PATTERN, "not": {"type": "string", "anyOf": [{"pattern": UUID_PATTERNS[0]}, {"pattern": UUID_PATTERNS[1]}]}});
     let url = json!({"pattern": URL_PATTERN, "maxLength": 2048});
-    let description = json!({"maxLength": 4096});
+    let description = json!({"maxLength": 4096, "pattern": TEXT_PATTERN});
     // Null stands for "none" wherever the field is optional.
     let mut codes: Vec<Value> = country::codes().iter().map(|c| json!(c)).collect();
     codes.push(Value::Null);
     let country = json!({"enum": codes});
-    let token_name = json!({"minLength": 1, "maxLength": 100, "pattern": NON_BLANK});
-    let short = json!({"maxLength": 1024});
+    let token_name = json!({"minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN});
+    let short = json!({"maxLength": 1024, "pattern": TEXT_PATTERN});
     vec![
         ("SignupRequest", "email", email.clone()),
         ("SignupRequest", "password", password.clone()),
@@ -51,11 +52,18 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("SignupRequest", "name", person.clone()),
         ("LoginRequest", "login", json!({"maxLength": 254})),
         ("LoginRequest", "password", json!({"maxLength": 1024})),
+        ("PasswordResetRequest", "email", email.clone()),
+        ("PasswordResetConfirmRequest", "password", password.clone()),
+        (
+            "PasswordResetConfirmRequest",
+            "token",
+            json!({"minLength": 1, "maxLength": 256}),
+        ),
         ("UpdateMeRequest", "username", username.clone()),
         ("UpdateMeRequest", "name", person.clone()),
         ("UpdateMeRequest", "avatar_url", url.clone()),
-        ("UpdateMeRequest", "company", person.clone()),
-        ("UpdateMeRequest", "job_title", person.clone()),
+        ("UpdateMeRequest", "company", description_short(256)),
+        ("UpdateMeRequest", "job_title", description_short(256)),
         (
             "ChangePasswordRequest",
             "current_password",
@@ -70,8 +78,8 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("UpdateUserRequest", "email", email.clone()),
         ("UpdateUserRequest", "name", person.clone()),
         ("UpdateUserRequest", "avatar_url", url.clone()),
-        ("UpdateUserRequest", "company", person.clone()),
-        ("UpdateUserRequest", "job_title", person.clone()),
+        ("UpdateUserRequest", "company", description_short(256)),
+        ("UpdateUserRequest", "job_title", description_short(256)),
         ("CreateOrganizationRequest", "name", org_name.clone()),
         ("CreateOrganizationRequest", "slug", slug.clone()),
         (
@@ -135,6 +143,19 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+fn description_short(max: usize) -> Value {
+    json!({"maxLength": max, "pattern": TEXT_PATTERN})
+}
+
+/// Whether a property schema is a string with no rule on its characters yet.
+fn unconstrained_string(p: &Value) -> bool {
+    let is_string = p["type"] == "string"
+        || p["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "string"));
+    is_string && p.get("pattern").is_none() && p.get("enum").is_none() && p.get("format").is_none()
+}
+
 /// Rules across properties, by schema.
 fn object_rules() -> Vec<(&'static str, Value)> {
     vec![
@@ -177,8 +198,14 @@ fn query_rules(path: &str) -> Vec<(&'static str, Value)> {
         ),
         ("after", json!({"pattern": cursor})),
         ("include", json!({"enum": ["members", ""]})),
-        ("q", json!({"maxLength": crate::routes::SEARCH_MAX})),
-        ("name", json!({"maxLength": crate::routes::SEARCH_MAX})),
+        (
+            "q",
+            json!({"maxLength": crate::routes::SEARCH_MAX, "pattern": NO_NUL_PATTERN}),
+        ),
+        (
+            "name",
+            json!({"maxLength": crate::routes::SEARCH_MAX, "pattern": NO_NUL_PATTERN}),
+        ),
     ]
 }
 
@@ -226,6 +253,12 @@ pub fn complete(spec: utoipa::openapi::OpenApi) -> Value {
                     );
                 }
                 if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    // NUL is refused in every path segment.
+                    for param in params.iter_mut().filter(|p| p["in"] == "path") {
+                        if unconstrained_string(&param["schema"]) {
+                            merge(&mut param["schema"], &json!({"pattern": NO_NUL_PATTERN}));
+                        }
+                    }
                     for param in params.iter_mut().filter(|p| p["in"] == "query") {
                         let name = param["name"].as_str().unwrap_or("").to_string();
                         if let Some((_, rule)) =
@@ -249,6 +282,21 @@ pub fn complete(spec: utoipa::openapi::OpenApi) -> Value {
     }
     for (schema, rule) in object_rules() {
         merge(&mut schemas[schema], &rule);
+    }
+    // No string in a request may hold a NUL: say so wherever no stricter rule does.
+    if let Some(all) = schemas.as_object_mut() {
+        for (name, schema) in all.iter_mut() {
+            if !name.ends_with("Request") && name != "ManagedBy" {
+                continue;
+            }
+            if let Some(props) = schema["properties"].as_object_mut() {
+                for p in props.values_mut() {
+                    if unconstrained_string(p) {
+                        merge(p, &json!({"pattern": NO_NUL_PATTERN}));
+                    }
+                }
+            }
+        }
     }
     v
 }

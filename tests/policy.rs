@@ -193,6 +193,42 @@ fn every_operation_has_a_declared_policy() {
     );
 }
 
+/// The server decides route-level authorization from one table, `orgd::authz::ROUTES`: every
+/// organization route has exactly one row there, and its permission's least built-in role is
+/// what this test's own table expects.
+#[test]
+fn the_servers_authorization_table_covers_every_organization_route() {
+    for op in operations()
+        .iter()
+        .filter(|op| op.path.starts_with("/organizations/{org}"))
+    {
+        let need = orgd::authz::need(&op.method, &op.path)
+            .unwrap_or_else(|| panic!("{} {} has no row in authz::ROUTES", op.method, op.path));
+        let least = orgd::authz::Role::least_with(need.permission);
+        let expected = match need_of(op).expect("declared") {
+            Need::Member => orgd::authz::Role::Member,
+            Need::Admin => orgd::authz::Role::Admin,
+            Need::Owner => orgd::authz::Role::Owner,
+            other => panic!("{} {}: {other:?}", op.method, op.path),
+        };
+        // Project member management is also open to the project's admins (tested in
+        // tests/projects.rs); at the organization level it needs the admin role.
+        assert_eq!(least, expected, "{} {}", op.method, op.path);
+    }
+    let stale: Vec<_> = orgd::authz::ROUTES
+        .iter()
+        .filter(|(m, p, _)| {
+            !operations()
+                .iter()
+                .any(|op| op.method == *m && op.path == *p)
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rows for routes that do not exist: {stale:?}"
+    );
+}
+
 /// One organization with every kind of thing in it.
 struct Fixture {
     org: String,

@@ -70,6 +70,16 @@ pub const UUID_PATTERNS: [&str; 2] = [
 pub const URL_PATTERN: &str = "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$";
 /// Names need one character that is not white space.
 pub const NON_BLANK: &str = "\\S";
+/// A name: one line of printable text with one character that is not white space (no control
+/// characters at all).
+pub const NAME_PATTERN: &str =
+    "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// A person's name, empty allowed: no control characters.
+pub const PERSON_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// Free text: line breaks and tabs, and no other control character.
+pub const TEXT_PATTERN: &str = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$";
+/// Any other string: no NUL (refused for every request by the `Json` extractor as well).
+pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
 
 fn matches(pattern: &'static str, s: &str) -> bool {
     static CACHE: LazyLock<std::sync::Mutex<Vec<(&'static str, Regex)>>> =
@@ -151,11 +161,24 @@ pub fn json_has_nul(body: &[u8]) -> bool {
 
 /// Names are one line of printable text: no control characters at all.
 fn no_controls(s: &str) -> Result<(), String> {
-    if s.chars().any(char::is_control) {
-        Err("must not contain control characters".into())
-    } else {
+    if matches(PERSON_PATTERN, s) {
         Ok(())
+    } else {
+        Err("must not contain control characters".into())
     }
+}
+
+/// A name of at most `max` characters (tokens, and the like): see `NAME_PATTERN`.
+pub fn name(s: &str, max: usize) -> Result<String, String> {
+    let s = s.trim();
+    if char_len(s) > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    no_controls(s)?;
+    if !matches(NAME_PATTERN, s) {
+        return Err("must not be empty".into());
+    }
+    Ok(s.to_owned())
 }
 
 pub fn org_name(s: &str) -> Result<String, String> {
@@ -183,9 +206,7 @@ pub fn text(s: &str, max: usize) -> Result<String, String> {
     if char_len(s) > max {
         return Err(format!("must be at most {max} characters"));
     }
-    if s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
+    if !matches(TEXT_PATTERN, s) {
         return Err("must not contain control characters other than line breaks and tabs".into());
     }
     Ok(s.to_owned())

@@ -11,8 +11,7 @@ use uuid::Uuid;
 use super::projects::ListQuery;
 use super::{Json, Ok, Path, Query, nullable, ok, page, paged, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::authz::Role;
+use crate::auth::OrgContext;
 use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -48,12 +47,10 @@ pub struct UpdateApplicationRequest {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Path(org): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
     let page = page(q.limit, q.offset, q.after.as_deref())?;
     if matches!(page.after, Some(Cursor::At(..))) {
         return Err(ApiError::field("after", "is not a valid cursor"));
@@ -69,13 +66,9 @@ pub async fn list(
         (status = 409, description = "`project_id` names no project of this organization", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { access, .. }: OrgContext,
     Json(req): Json<CreateApplicationRequest>,
 ) -> ApiResult<(StatusCode, Json<Application>)> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let name = c.check("name", validate::org_name(&req.name));
     let description = req
@@ -101,10 +94,9 @@ pub async fn create(
     responses((status = 200, body = Application), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Application>> {
-    let access = caller.org(&state, &org).await?;
     let id = parse_id(&id, "Application")?;
     state
         .store
@@ -122,14 +114,11 @@ pub async fn get(
         (status = 409, description = "`project_id` names no project of this organization", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
     Json(req): Json<UpdateApplicationRequest>,
 ) -> ApiResult<Json<Application>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let id = parse_id(&id, "Application")?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let patch = ApplicationPatch {
         name: req
@@ -151,13 +140,10 @@ pub async fn update(
     responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let id = parse_id(&id, "Application")?;
-    access.require(Role::Admin)?;
     state.store.delete_application(access.id, id).await?;
     Ok(ok())
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::AuthResponse;
 use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
 use crate::AppState;
-use crate::auth::{Caller, MaybeCaller};
+use crate::auth::{Caller, MaybeCaller, OrgContext};
 use crate::authz::Role;
 use crate::domain::Timestamp;
 use crate::domain::paging::Cursor;
@@ -147,13 +147,10 @@ pub async fn invite(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Path(org): Path<String>,
     Query(q): Query<InvitationListQuery>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
-    access.require(Role::Admin)?;
     let page = page(q.limit, q.offset, q.after.as_deref())?;
     if matches!(page.after, Some(Cursor::At(..))) {
         return Err(ApiError::field("after", "is not a valid cursor"));
@@ -173,13 +170,9 @@ pub async fn list(
         (status = 429, description = "Too many invitations sent by this account", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { caller, access }: OrgContext,
     Json(req): Json<CreateInvitationRequest>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let email = c.check("email", validate::email(&req.email));
     c.finish()?;
@@ -208,12 +201,9 @@ pub async fn create(
         (status = 409, description = "No longer pending", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let id = parse_id(&id, "Invitation")?;
     state
         .store
@@ -231,12 +221,9 @@ pub async fn revoke(
         (status = 429, description = "Too many invitations sent by this account", body = ErrorBody)))]
 pub async fn resend(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { caller, access }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<SentInvitation>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let id = parse_id(&id, "Invitation")?;
     if let Some(limits) = &state.limits {
         limits

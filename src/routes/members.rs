@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::invitations::{self, SentInvitation};
 use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
 use crate::AppState;
-use crate::auth::{Caller, OrgAccess};
+use crate::auth::{Caller, OrgAccess, OrgContext};
 use crate::authz::Role;
 use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
@@ -66,12 +66,10 @@ pub struct ToggleAdminResponse {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Path(org): Path<String>,
     Query(q): Query<MemberListQuery>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
     let page = page(q.limit, q.offset, q.after.as_deref())?;
     if matches!(page.after, Some(Cursor::Id(_))) {
         return Err(ApiError::field("after", "is not a valid cursor"));
@@ -92,10 +90,9 @@ pub async fn list(
     responses((status = 200, body = Member), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Member>> {
-    let access = caller.org(&state, &org).await?;
     let user = parse_id(&user, "Member")?;
     state
         .store
@@ -118,13 +115,9 @@ pub async fn get(
         (status = 429, description = "Too many invitations sent by this account (consent mode)", body = ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { caller, access }: OrgContext,
     Json(req): Json<AddMemberRequest>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let named = [
         req.user_id.is_some(),
@@ -236,14 +229,11 @@ async fn invite_instead(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
     Json(req): Json<UpdateMemberRequest>,
 ) -> ApiResult<Json<Member>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let user = parse_id(&user, "Member")?;
-    access.require(Role::Admin)?;
     Ok(Json(
         state
             .store
@@ -259,13 +249,10 @@ pub async fn update(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn toggle_admin(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
 ) -> ApiResult<Json<ToggleAdminResponse>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let user = parse_id(&user, "Member")?;
-    access.require(Role::Admin)?;
     let m = state
         .store
         .change_member_role(access.id, access.actor, user, RoleChange::ToggleAdmin)
@@ -284,15 +271,10 @@ pub async fn toggle_admin(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let user = parse_id(&user, "Member")?;
-    if user != caller.user.id {
-        access.require(Role::Admin)?;
-    }
     state
         .store
         .remove_member(access.id, access.actor, user)
@@ -307,11 +289,8 @@ pub async fn remove(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn leave(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { caller, access }: OrgContext,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     if access.role.is_none() {
         return Err(ApiError::not_found("Member"));
     }

@@ -8,10 +8,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Json, Ok, Path, Query, nullable, ok, page, paged};
+use super::{Json, Ok, Query, nullable, ok, page, paged};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::authz::Role;
+use crate::auth::{Caller, OrgContext};
 use crate::domain::paging::{Cursor, Page};
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -32,6 +31,7 @@ pub struct CreateOrganizationRequest {
     pub logo_url: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country_code: Option<String>,
+    /// Free-form JSON object; no string in it (key or value) may contain a NUL character.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Superusers only: create the organization for someone else.
@@ -52,6 +52,7 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub country_code: Option<Option<String>>,
+    /// Free-form JSON object; no string in it (key or value) may contain a NUL character.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Primary owner or superuser: transfer primary ownership to another member.
@@ -207,11 +208,9 @@ pub async fn create(
         (status = 403, description = "`organization_banned`", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { caller, access }: OrgContext,
     Query(q): Query<OrgGetQuery>,
 ) -> ApiResult<Json<Organization>> {
-    let access = caller.org(&state, &org).await?;
     let include_members = match q.include.as_deref() {
         None | Some("") => false,
         Some("members") => true,
@@ -245,12 +244,9 @@ pub async fn get(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { caller, access }: OrgContext,
     Json(req): Json<UpdateOrganizationRequest>,
 ) -> ApiResult<Json<Organization>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let mut c = Checks::new();
     let patch = OrgPatch {
         name: req
@@ -308,12 +304,8 @@ pub async fn update(
     responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { access, .. }: OrgContext,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.require(Role::Owner)?;
-    access.writable()?;
     state
         .store
         .delete_organization(access.id, access.actor)

@@ -11,8 +11,7 @@ use uuid::Uuid;
 
 use super::{Json, Ok, Path, Query, nullable, ok, page, paged, parse_id};
 use crate::AppState;
-use crate::auth::{Caller, OrgAccess};
-use crate::authz::Role;
+use crate::auth::{OrgAccess, OrgContext};
 use crate::domain::paging::{Cursor, Page};
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -87,24 +86,6 @@ async fn project_id(state: &AppState, access: &OrgAccess, raw: &str) -> ApiResul
     Ok(id)
 }
 
-/// Organization owners and admins, and the project's admins, manage its members.
-async fn require_project_admin(
-    state: &AppState,
-    access: &OrgAccess,
-    caller: &Caller,
-    project: Uuid,
-) -> ApiResult<()> {
-    if access.effective_role() >= Role::Admin {
-        return Ok(());
-    }
-    match state.store.project_role(project, caller.user.id).await? {
-        Some(ProjectRole::Admin) => Ok(()),
-        _ => Err(ApiError::forbidden(
-            "This requires the admin role in the organization or the project",
-        )),
-    }
-}
-
 /// Projects of the organization (any member).
 #[utoipa::path(get, path = "/organizations/{org}/projects", tag = "projects",
     params(("org" = String, Path, description = "Organization id or slug"), ListQuery),
@@ -112,12 +93,10 @@ async fn require_project_admin(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Path(org): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
     let page = list_page(&q, true)?;
     let items = state.store.list_projects(access.id, &page).await?;
     Ok(paged(&uri, &page, items, |p| Cursor::Id(p.id)))
@@ -130,13 +109,9 @@ pub async fn list(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { access, .. }: OrgContext,
     Json(req): Json<CreateProjectRequest>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let name = c.check("name", validate::org_name(&req.name));
     let slug = req
@@ -161,10 +136,9 @@ pub async fn create(
     responses((status = 200, body = Project), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Project>> {
-    let access = caller.org(&state, &org).await?;
     let id = parse_id(&id, "Project")?;
     state
         .store
@@ -182,14 +156,11 @@ pub async fn get(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
     Json(req): Json<UpdateProjectRequest>,
 ) -> ApiResult<Json<Project>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let id = parse_id(&id, "Project")?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let patch = ProjectPatch {
         name: req
@@ -214,13 +185,10 @@ pub async fn update(
     responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let id = parse_id(&id, "Project")?;
-    access.require(Role::Admin)?;
     state.store.delete_project(access.id, id).await?;
     Ok(ok())
 }
@@ -232,12 +200,11 @@ pub async fn delete(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_members(
     State(state): State<AppState>,
-    caller: Caller,
+    OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Path((org, id)): Path<(String, String)>,
+    Path((_org, id)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let access = caller.org(&state, &org).await?;
     let id = parse_id(&id, "Project")?;
     let page = list_page(&q, false)?;
     let items = state
@@ -257,14 +224,11 @@ pub async fn list_members(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn add_member(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id)): Path<(String, String)>,
     Json(req): Json<AddProjectMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<ProjectMember>)> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let project = project_id(&state, &access, &id).await?;
-    require_project_admin(&state, &access, &caller, project).await?;
     let m = state
         .store
         .add_project_member(
@@ -284,15 +248,12 @@ pub async fn add_member(
     responses((status = 200, body = ProjectMember), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_member(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id, user)): Path<(String, String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id, user)): Path<(String, String, String)>,
     Json(req): Json<UpdateProjectMemberRequest>,
 ) -> ApiResult<Json<ProjectMember>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let project = project_id(&state, &access, &id).await?;
     let user = parse_id(&user, "Project member")?;
-    require_project_admin(&state, &access, &caller, project).await?;
     Ok(Json(
         state
             .store
@@ -307,14 +268,11 @@ pub async fn update_member(
     responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_member(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id, user)): Path<(String, String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, id, user)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
     let project = project_id(&state, &access, &id).await?;
     let user = parse_id(&user, "Project member")?;
-    require_project_admin(&state, &access, &caller, project).await?;
     state
         .store
         .remove_project_member(access.id, project, user)

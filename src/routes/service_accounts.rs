@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::tokens::{CreatedToken, issue, token_fields};
 use super::{Json, Ok, Path, ok, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, OrgContext};
 use crate::authz::Role;
 use crate::domain::Timestamp;
 use crate::domain::validate::{self, Checks};
@@ -50,11 +50,8 @@ pub struct CreatedServiceAccount {
     responses((status = 200, body = Vec<Member>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { access, .. }: OrgContext,
 ) -> ApiResult<Json<Vec<Member>>> {
-    let access = caller.org(&state, &org).await?;
-    access.require(Role::Admin)?;
     Ok(Json(state.store.list_service_accounts(access.id).await?))
 }
 
@@ -65,13 +62,9 @@ pub async fn list(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgContext { access, .. }: OrgContext,
     Json(req): Json<CreateServiceAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedServiceAccount>)> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let mut c = Checks::new();
     let name = c.check("name", validate::org_name(&req.name));
     let username = req
@@ -115,12 +108,9 @@ pub async fn create(
     responses((status = 200, body = Ok), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let user = parse_id(&user, "Service account")?;
     state
         .store
@@ -136,13 +126,10 @@ pub async fn delete(
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
     Json(req): Json<CreateServiceTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let access = caller.org(&state, &org).await?;
-    access.writable()?;
-    access.require(Role::Admin)?;
     let user = parse_id(&user, "Service account")?;
     if req.organization.is_some() {
         return Err(ApiError::field(
@@ -181,11 +168,9 @@ pub async fn create_token(
     responses((status = 200, body = Vec<TokenInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<TokenInfo>>> {
-    let access = caller.org(&state, &org).await?;
-    access.require(Role::Admin)?;
     let user = parse_id(&user, "Service account")?;
     let tokens = state
         .store
@@ -202,11 +187,9 @@ pub async fn list_tokens(
     responses((status = 200, body = Ok), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, user, id)): Path<(String, String, String)>,
+    OrgContext { access, .. }: OrgContext,
+    Path((_org, user, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Ok>> {
-    let access = caller.org(&state, &org).await?;
-    access.require(Role::Admin)?;
     let user = parse_id(&user, "Service account")?;
     let id = parse_id(&id, "Token")?;
     state

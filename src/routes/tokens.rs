@@ -37,16 +37,7 @@ pub struct CreatedToken {
 /// Validates a token's name.
 pub fn token_fields(name: &str) -> ApiResult<String> {
     let mut c = Checks::new();
-    let name = c.check(
-        "name",
-        validate::text(name.trim(), 100).and_then(|n| {
-            if n.is_empty() {
-                Err("must not be empty".into())
-            } else {
-                Ok(n)
-            }
-        }),
-    );
+    let name = c.check("name", validate::name(name, 100));
     c.finish()?;
     Ok(name.unwrap_or_default())
 }

@@ -31,6 +31,7 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub job_title: Option<Option<String>>,
+    /// Free-form JSON object; no string in it (key or value) may contain a NUL character.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
@@ -78,6 +79,7 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub job_title: Option<Option<String>>,
+    /// Free-form JSON object; no string in it (key or value) may contain a NUL character.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     pub is_active: Option<bool>,
