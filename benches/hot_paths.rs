@@ -6,7 +6,7 @@
 
 use divan::{Bencher, black_box};
 use orgd::auth::{self, OrgAccess};
-use orgd::authz::{Actor, Role};
+use orgd::authz::{Actor, Permission, Role};
 use orgd::domain::Timestamp;
 use orgd::domain::membership::{check_removal, check_role_change};
 use orgd::store::{Member, OrgStatus, Organization, OwnerSummary, TokenKind};
@@ -62,18 +62,18 @@ mod authorization {
         }
     }
 
-    /// The membership guard of every organization-scoped handler, when it lets the caller in.
+    /// The route guard's permission lookup, when it lets the caller in.
     #[divan::bench]
-    fn require_allowed(bencher: Bencher) {
+    fn permission_allowed(bencher: Bencher) {
         let a = access(Role::Owner);
-        bencher.bench(|| black_box(&a).require(black_box(Role::Admin)).is_ok());
+        bencher.bench(|| black_box(&a).allows(black_box(Permission::MembersWrite)));
     }
 
-    /// ... and when it refuses (builds the 403 error).
+    /// ... and when it refuses.
     #[divan::bench]
-    fn require_refused(bencher: Bencher) {
+    fn permission_refused(bencher: Bencher) {
         let a = access(Role::Member);
-        bencher.bench(|| black_box(&a).require(black_box(Role::Admin)).is_ok());
+        bencher.bench(|| black_box(&a).allows(black_box(Permission::MembersWrite)));
     }
 
     /// The W6 decision: an owner makes a member an admin.
