@@ -59,6 +59,7 @@ mod authorization {
             owner_id: Uuid::now_v7(),
             role: Some(role),
             actor: Actor::User(Uuid::now_v7()),
+            organization: super::json::organization(0),
         }
     }
 
@@ -117,7 +118,7 @@ mod authorization {
 mod json {
     use super::*;
 
-    fn organization(i: usize) -> Organization {
+    pub(super) fn organization(i: usize) -> Organization {
         let now = Timestamp(1_752_935_165_721);
         Organization {
             id: Uuid::now_v7(),

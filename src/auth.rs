@@ -131,6 +131,7 @@ impl Caller {
             owner_id: row.owner_id,
             role: row.role,
             actor: self.actor(),
+            organization: row.organization,
         })
     }
 }
@@ -143,6 +144,8 @@ pub struct OrgAccess {
     pub owner_id: Uuid,
     /// The caller's own role; `None` for a superuser who is not a member.
     pub role: Option<Role>,
+    /// The organization as the caller sees it, read with the access decision.
+    pub organization: crate::store::Organization,
     pub actor: Actor,
 }
 

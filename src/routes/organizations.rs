@@ -208,7 +208,7 @@ pub async fn create(
         (status = 403, description = "`organization_banned`", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    OrgContext { caller, access }: OrgContext,
+    OrgContext { access, .. }: OrgContext,
     Query(q): Query<OrgGetQuery>,
 ) -> ApiResult<Json<Organization>> {
     let include_members = match q.include.as_deref() {
@@ -216,11 +216,8 @@ pub async fn get(
         Some("members") => true,
         Some(_) => return Err(ApiError::field("include", "must be `members`")),
     };
-    let mut found = state
-        .store
-        .organization(access.id, caller.user.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Organization"))?;
+    // Read with the access decision: one statement after authentication.
+    let mut found = access.organization;
     found.role = None;
     if include_members {
         found.members = Some(

@@ -148,6 +148,8 @@ pub struct OrgAccessRow {
     pub status: OrgStatus,
     pub owner_id: Uuid,
     pub role: Option<Role>,
+    /// The organization as this user sees it, read by the same statement.
+    pub organization: Organization,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

@@ -84,6 +84,11 @@ pub(super) async fn create_application(
     .execute(&mut *tx)
     .await
     .map_err(err)?;
+    sqlx::query("UPDATE organizations SET application_count = application_count + 1 WHERE id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
     commit(tx).await?;
     Ok(row.into())
 }
@@ -185,5 +190,10 @@ pub(super) async fn delete_application(store: &SqlStore, org: Uuid, id: Uuid) ->
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("Application"));
     }
+    sqlx::query("UPDATE organizations SET application_count = application_count - 1 WHERE id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
     commit(tx).await
 }

@@ -62,6 +62,23 @@ impl Bulk for SqlStore {
             });
             q.build().execute(&mut *tx).await.map_err(err)?;
         }
+        // The kept member counts of every organization the batch touched.
+        let mut orgs: Vec<uuid::Uuid> = batch.memberships.iter().map(|(o, _, _)| *o).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        for chunk in orgs.chunks(BULK_ROWS) {
+            let mut q = QueryBuilder::<Db>::new(
+                "UPDATE organizations SET member_count = (SELECT COUNT(*) FROM memberships m \
+                 JOIN users u ON u.id = m.user_id WHERE m.organization_id = organizations.id \
+                 AND u.is_active) WHERE id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await.map_err(err)?;
+        }
         commit(tx).await
     }
 

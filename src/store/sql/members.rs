@@ -121,6 +121,22 @@ pub(super) async fn insert_membership(
     .execute(&mut **tx)
     .await
     .map_err(err)?;
+    recount_members(tx, org).await
+}
+
+/// Sets the organization's kept `member_count` (active members) from its memberships. A recount
+/// rather than a step, so that a count can never drift; it runs under the organization lock of
+/// the membership change (or the user change) that calls it.
+pub(super) async fn recount_members(tx: &mut Tx, org: Uuid) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE organizations SET member_count = (SELECT COUNT(*) FROM memberships m \
+         JOIN users u ON u.id = m.user_id WHERE m.organization_id = $1 AND u.is_active) \
+         WHERE id = $1",
+    )
+    .bind(org)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
     Ok(())
 }
 
@@ -143,6 +159,7 @@ pub(super) async fn drop_membership(
         .execute(&mut **tx)
         .await
         .map_err(err)?;
+    recount_members(tx, org).await?;
     sqlx::query(
         "DELETE FROM project_members WHERE user_id = $1 \
          AND project_id IN (SELECT id FROM projects WHERE organization_id = $2)",

@@ -22,30 +22,32 @@ use super::{SqlStore, err, push_page};
 
 macro_rules! org_view_select {
     () => {
-        concat!("SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
+        concat!(
+            "SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
          o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, \
          o.service_accounts_can_mint_tokens, o.created_at, \
          o.updated_at, ou.username AS owner_username, ou.email AS owner_email, \
-         ou.name AS owner_name, \
-         (SELECT COUNT(*) FROM memberships c JOIN users cu ON cu.id = c.user_id \
-          WHERE c.organization_id = o.id AND cu.is_active) AS member_count, \
+         ou.name AS owner_name, o.member_count, o.project_count, o.application_count, \
          (SELECT COUNT(*) FROM invitations i WHERE i.organization_id = o.id \
           AND i.status = 'pending' AND i.expires_at > ",
-        now_ms!(),
-        ") AS pending_member_count, \
-         (SELECT COUNT(*) FROM projects p WHERE p.organization_id = o.id) AS project_count, \
-         (SELECT COUNT(*) FROM applications a WHERE a.organization_id = o.id) AS application_count, \
+            now_ms!(),
+            ") AS pending_member_count, \
          m.role AS role \
-         FROM organizations o JOIN users ou ON ou.id = o.owner_id ")
+         FROM organizations o JOIN users ou ON ou.id = o.owner_id "
+        )
     };
 }
 
-const ORG_ACCESS_BY_ID: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
-     LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
+const ORG_VIEW_BY_ID: &str = concat!(
+    org_view_select!(),
+    "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2"
+);
 
-const ORG_ACCESS_BY_SLUG: &str = "SELECT o.id, o.status, o.owner_id, m.role FROM organizations o \
-     LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $2 \
-     WHERE lower(o.slug) = lower($1)";
+const ORG_VIEW_BY_SLUG: &str = concat!(
+    org_view_select!(),
+    "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 \
+     WHERE lower(o.slug) = lower($2)"
+);
 
 #[derive(FromRow)]
 struct OrgRow {
@@ -214,18 +216,13 @@ pub(super) async fn create_organization(
     Ok(id)
 }
 
+/// The organization by id or slug, as `user` sees it (with their role), in one statement: the
+/// access decision and the organization's view come from the same row.
 pub(super) async fn organization_access(
     store: &SqlStore,
     key: &OrgKey,
     user: Uuid,
 ) -> StoreResult<Option<OrgAccessRow>> {
-    #[derive(FromRow)]
-    struct Row {
-        id: Uuid,
-        status: String,
-        owner_id: Uuid,
-        role: Option<String>,
-    }
     let cache_key = match key {
         OrgKey::Id(id) => (id.to_string(), user),
         OrgKey::Slug(slug) => (slug.to_lowercase(), user),
@@ -234,36 +231,40 @@ pub(super) async fn organization_access(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<Row> = match key {
+    let row: Option<OrgViewRow> = match key {
         OrgKey::Id(id) => {
-            sqlx::query_as(ORG_ACCESS_BY_ID)
-                .bind(*id)
+            sqlx::query_as(ORG_VIEW_BY_ID)
                 .bind(user)
+                .bind(*id)
                 .fetch_optional(&store.pool)
                 .await
         }
         OrgKey::Slug(slug) => {
-            sqlx::query_as(ORG_ACCESS_BY_SLUG)
-                .bind(slug)
+            sqlx::query_as(ORG_VIEW_BY_SLUG)
                 .bind(user)
+                .bind(slug)
                 .fetch_optional(&store.pool)
                 .await
         }
     }
     .map_err(err)?;
-    let access = row.map(|r| OrgAccessRow {
-        id: r.id,
-        status: OrgStatus::parse(&r.status),
-        owner_id: r.owner_id,
-        role: r.role.as_deref().and_then(Role::parse),
+    let access = row.map(|r| {
+        let organization = Organization::from(r);
+        OrgAccessRow {
+            id: organization.id,
+            status: organization.status,
+            owner_id: organization.owner.id,
+            role: organization.role,
+            organization,
+        }
     });
     if let Some(a) = &access {
-        store.caches.access.put(
-            cache_key,
-            a.clone(),
-            &[crate::store::cache::Tag::Org(a.id)],
-            stamp,
-        );
+        let tags = [crate::store::cache::Tag::Org(a.id)];
+        store.caches.access.put(cache_key, a.clone(), &tags, stamp);
+        store
+            .caches
+            .organization
+            .put((a.id, user), a.organization.clone(), &tags, stamp);
     }
     Ok(access)
 }
@@ -277,15 +278,12 @@ pub(super) async fn organization(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<OrgViewRow> = sqlx::query_as(concat!(
-        org_view_select!(),
-        "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2"
-    ))
-    .bind(viewer)
-    .bind(id)
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(err)?;
+    let row: Option<OrgViewRow> = sqlx::query_as(ORG_VIEW_BY_ID)
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(err)?;
     let org = row.map(Organization::from);
     if let Some(o) = &org {
         store.caches.organization.put(

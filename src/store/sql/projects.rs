@@ -148,6 +148,11 @@ pub(super) async fn create_project(
     .execute(&mut *tx)
     .await
     .map_err(err)?;
+    sqlx::query("UPDATE organizations SET project_count = project_count + 1 WHERE id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
     commit(tx).await?;
     Ok(row.into())
 }
@@ -233,6 +238,11 @@ pub(super) async fn delete_project(store: &SqlStore, org: Uuid, id: Uuid) -> Sto
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("Project"));
     }
+    sqlx::query("UPDATE organizations SET project_count = project_count - 1 WHERE id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
     commit(tx).await
 }
 

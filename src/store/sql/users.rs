@@ -235,8 +235,23 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
     .execute(&mut *tx)
     .await
     .map_err(err)?;
+    if patch.is_active.is_some() {
+        for org in organizations_of(&mut tx, id).await? {
+            super::members::recount_members(&mut tx, org).await?;
+        }
+    }
     commit(tx).await?;
     Ok(u)
+}
+
+async fn organizations_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT organization_id FROM memberships WHERE user_id = $1 ORDER BY organization_id",
+    )
+    .bind(user)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(err)
 }
 
 pub(super) async fn set_password(
@@ -386,6 +401,7 @@ pub(super) async fn delete_user(store: &SqlStore, id: Uuid) -> StoreResult<()> {
         }
         hand_over_primary_owner(&mut tx, org, id).await?;
     }
+    let member_of = organizations_of(&mut tx, id).await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -393,6 +409,10 @@ pub(super) async fn delete_user(store: &SqlStore, id: Uuid) -> StoreResult<()> {
         .map_err(err)?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("User"));
+    }
+    // The memberships went with the user.
+    for org in member_of {
+        super::members::recount_members(&mut tx, org).await?;
     }
     commit(tx).await
 }
