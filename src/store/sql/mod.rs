@@ -68,15 +68,15 @@ pub(crate) struct Caches {
 impl Default for Caches {
     fn default() -> Self {
         use crate::store::cache::Cache;
-        // Sized for about 100 MB at most: an organization view is about 1 KB, a page of members
-        // up to 100 rows.
+        // Sized for about 100 MB at most: an organization view is about 1 KB (an access entry
+        // holds one), a page of members up to 100 rows.
         Caches {
-            auth: Cache::new(100_000),
-            access: Cache::new(100_000),
-            organization: Cache::new(50_000),
-            organizations: Cache::new(10_000),
-            members: Cache::new(2_000),
-            member: Cache::new(50_000),
+            auth: Cache::new(50_000),
+            access: Cache::new(50_000),
+            organization: Cache::new(20_000),
+            organizations: Cache::new(5_000),
+            members: Cache::new(1_000),
+            member: Cache::new(20_000),
         }
     }
 }
