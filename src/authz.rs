@@ -93,44 +93,29 @@ pub enum Permission {
 
 use Permission as P;
 
-const MEMBER: &[Permission] = &[
-    P::OrganizationRead,
-    P::MembersRead,
-    P::ProjectsRead,
-    P::ApplicationsRead,
-];
-const ADMIN: &[Permission] = &[
-    P::OrganizationRead,
-    P::MembersRead,
-    P::ProjectsRead,
-    P::ApplicationsRead,
-    P::OrganizationUpdate,
-    P::MembersWrite,
-    P::InvitationsRead,
-    P::InvitationsWrite,
-    P::ProjectsWrite,
-    P::ApplicationsWrite,
-    P::ServiceAccountsRead,
-    P::ServiceAccountsWrite,
-];
-const OWNER: &[Permission] = &[
-    P::OrganizationRead,
-    P::MembersRead,
-    P::ProjectsRead,
-    P::ApplicationsRead,
-    P::OrganizationUpdate,
-    P::MembersWrite,
-    P::InvitationsRead,
-    P::InvitationsWrite,
-    P::ProjectsWrite,
-    P::ApplicationsWrite,
-    P::ServiceAccountsRead,
-    P::ServiceAccountsWrite,
-    P::OrganizationDelete,
+/// Each permission and the least built-in role that holds it. Built-in roles nest by
+/// construction: a role holds every permission whose least role it reaches.
+const LEAST_ROLE: &[(Permission, Role)] = &[
+    (P::OrganizationRead, Role::Member),
+    (P::MembersRead, Role::Member),
+    (P::ProjectsRead, Role::Member),
+    (P::ApplicationsRead, Role::Member),
+    (P::OrganizationUpdate, Role::Admin),
+    (P::MembersWrite, Role::Admin),
+    (P::InvitationsRead, Role::Admin),
+    (P::InvitationsWrite, Role::Admin),
+    (P::ProjectsWrite, Role::Admin),
+    (P::ApplicationsWrite, Role::Admin),
+    (P::ServiceAccountsRead, Role::Admin),
+    (P::ServiceAccountsWrite, Role::Admin),
+    (P::OrganizationDelete, Role::Owner),
 ];
 
 impl Permission {
-    pub const ALL: &'static [Permission] = OWNER;
+    /// The catalogue.
+    pub fn all() -> impl Iterator<Item = Permission> {
+        LEAST_ROLE.iter().map(|(p, _)| *p)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -153,24 +138,20 @@ impl Permission {
 
 impl Role {
     /// The permissions a built-in role grants: `member` ⊆ `admin` ⊆ `owner`.
-    pub fn permissions(self) -> &'static [Permission] {
-        match self {
-            Role::Member => MEMBER,
-            Role::Admin => ADMIN,
-            Role::Owner => OWNER,
-        }
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::all().filter(|p| self.grants(*p)).collect()
     }
 
     pub fn grants(self, p: Permission) -> bool {
-        self.permissions().contains(&p)
+        self >= Role::least_with(p)
     }
 
-    /// The least built-in role that grants `p` (for error messages).
+    /// The least built-in role that grants `p`.
     pub fn least_with(p: Permission) -> Role {
-        [Role::Member, Role::Admin, Role::Owner]
-            .into_iter()
-            .find(|r| r.grants(p))
-            .unwrap_or(Role::Owner)
+        LEAST_ROLE
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map_or(Role::Owner, |(_, r)| *r)
     }
 }
 
@@ -404,11 +385,13 @@ mod permission_tests {
     #[test]
     fn built_in_roles_nest() {
         for p in Role::Member.permissions() {
-            assert!(Role::Admin.grants(*p), "{p:?}");
+            assert!(Role::Admin.grants(p), "{p:?}");
         }
         for p in Role::Admin.permissions() {
-            assert!(Role::Owner.grants(*p), "{p:?}");
+            assert!(Role::Owner.grants(p), "{p:?}");
         }
+        assert_eq!(Role::Owner.permissions().len(), Permission::all().count());
+        assert_eq!(Role::Member.permissions().len(), 4);
         assert!(!Role::Admin.grants(P::OrganizationDelete));
         assert!(!Role::Member.grants(P::MembersWrite));
         assert_eq!(Role::least_with(P::InvitationsRead), Role::Admin);
