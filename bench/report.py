@@ -4,7 +4,8 @@
 Reads BENCH_OUT/results.tsv (one row per measurement; a re-measured suite/workload keeps its
 last row), BENCH_OUT/meta.tsv (seed times, memory, settings) and BENCH_OUT/env.txt. A run with
 any non-2xx response or socket error is shown as FAILED, never as a figure. Ratios are against
-the baselines measured in the same run.
+the baselines measured in the same run. Suites are "<engine>-<size>" for the main pass and
+"<engine>-<size>-cacheoff" for the read workloads re-run with ORGD_CACHE_TTL_MS=0.
 """
 import csv
 import os
@@ -18,12 +19,18 @@ WORKLOADS = {
     "W5": "POST /organizations, a unique name per request, as the owner",
     "W6": "PATCH /organizations/{big_org}/members/{user} flipping admin/member, as the owner",
     "W7": "POST /auth/login as the owner (argon2id verification)",
+    "W8": "GET /organizations/{org} by {callers} callers, each with its own session token and its own "
+          "organization; W8_own_org_<n>pct_writes: n% of the requests, by the same callers, are writes, "
+          "alternating PATCH /organizations/{org} (description) and PATCH /organizations/{org}/members/{user} "
+          "(admin/member flip)",
 }
 BASELINES = {
     "B0": "axum hello JSON",
     "B1": "axum + one SQLite primary-key lookup, 1M rows",
     "B2": "pgbench -S -M prepared (tps), same PostgreSQL cluster",
+    "B3": "axum + one single-row SQLite UPDATE in its own transaction (WAL, synchronous=NORMAL), 1M rows",
 }
+CACHE_OFF = "-cacheoff"
 SIZES = {"small": "1,000 orgs x 10", "large": "50,000 orgs x 20"}
 P99_MAX_MS = 5.0
 MB = 1024.0
@@ -77,6 +84,33 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if a is not None and b else "-"
 
 
+def split_suite(s, main_cache="on"):
+    """(engine, size, cache) of a suite name."""
+    cache = main_cache
+    if s.endswith(CACHE_OFF):
+        s, cache = s[: -len(CACHE_OFF)], "off"
+    engine, _, size = s.partition("-")
+    return engine, size, cache
+
+
+def suite_order(s):
+    engine, size, cache = split_suite(s)
+    return (engine != "sqlite", size != "small", cache == "off")
+
+
+def wl_key(w):
+    """W8_own_org_5pct_writes -> W8, W1_get_org -> W1."""
+    return w.split("_")[0]
+
+
+def wl_label(w):
+    """Short name of a workload row: W1, ..., W8 5% writes."""
+    if w.startswith("W8_"):
+        pct = w.split("_")[-2].replace("pct", "")
+        return f"W8 {pct}% writes"
+    return wl_key(w)
+
+
 def mb(kb):
     v = num(kb)
     return f"{v / MB:.1f}" if v is not None else "-"
@@ -86,12 +120,13 @@ def main():
     out = sys.argv[1]
     rows, meta, env = load(out)
     base = {w.split("_")[0]: r for (s, w), r in rows.items() if s == "baseline"}
+    main_cache = meta.get("main_cache", "on")
 
     def base_rps(key):
         r = base.get(key)
         return num(r["req_s"]) if r and not failed(r) else None
 
-    hello, lookup, pgb = base_rps("B0"), base_rps("B1"), base_rps("B2")
+    hello, lookup, pgb, upd = base_rps("B0"), base_rps("B1"), base_rps("B2"), base_rps("B3")
     p = print
     p("# orgd benchmark results")
     p()
@@ -104,7 +139,7 @@ def main():
     if "settings" in meta:
         p(f"- {meta['settings']}")
     if "orgd_env" in meta:
-        p(f"- orgd serve environment: `{meta['orgd_env']}`")
+        p(f"- orgd serve environment: `{meta['orgd_env']}`; rows with cache = off add `ORGD_CACHE_TTL_MS=0`")
     p()
 
     p("## Baselines (same run, same load generator and pinning)")
@@ -117,38 +152,69 @@ def main():
           f"| {r['foreign_cpu_pct']} |")
     p()
 
+    # rows of orgd in report order: engine, size, cache on before off, then the run order
+    order = {k: i for i, k in enumerate(rows)}
+    orgd = sorted(((s, w, r) for (s, w), r in rows.items() if s != "baseline"),
+                  key=lambda t: (suite_order(t[0]), order[(t[0], t[1])]))
+
     p("## orgd")
     p()
     p("req/s is the wrk figure; a run with any non-2xx response or socket error is FAILED. "
-      "x lookup = req/s / B1, x hello = req/s / B0, x pgbench = req/s / B2 (PostgreSQL W1 only).")
+      "cache: orgd's read cache on (its default) or off (`ORGD_CACHE_TTL_MS=0`, the database path). "
+      "x lookup = req/s / B1, x hello = req/s / B0, x pgbench = req/s / B2 (PostgreSQL W1 only), "
+      "x B3 = req/s / B3 (the write workloads W5 and W6).")
     p()
-    p("| engine | size | workload | req/s | p50 ms | p99 ms | x lookup | x hello | x pgbench | foreign CPU % |")
-    p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    orgd = [(s, w, r) for (s, w), r in rows.items() if s != "baseline"]
+    p("| engine | size | cache | workload | req/s | p50 ms | p99 ms | x lookup | x hello | x pgbench | x B3 "
+      "| foreign CPU % |")
+    p("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s, w, r in orgd:
-        engine, _, size = s.partition("-")
+        engine, size, cache = split_suite(s, main_cache)
         rps = None if failed(r) else num(r["req_s"])
-        x_pg = ratio(rps, pgb) if engine == "postgres" and w.startswith("W1") else ""
-        p(f"| {engine} | {size} | {w} | {fmt_rate(r)} | {r['p50_ms']} | {r['p99_ms']} | {ratio(rps, lookup)} "
-          f"| {ratio(rps, hello)} | {x_pg} | {r['foreign_cpu_pct']} |")
+        x_pg = ratio(rps, pgb) if engine == "postgres" and w.startswith("W1_") else ""
+        x_b3 = ratio(rps, upd) if wl_key(w) in ("W5", "W6") else ""
+        p(f"| {engine} | {size} | {cache} | {w} | {fmt_rate(r)} | {r['p50_ms']} | {r['p99_ms']} "
+          f"| {ratio(rps, lookup)} | {ratio(rps, hello)} | {x_pg} | {x_b3} | {r['foreign_cpu_pct']} |")
     p()
     for k, v in WORKLOADS.items():
-        p(f"- {k}: {v}")
+        p(f"- {k}: {v.replace('{callers}', meta.get('callers', '?'))}")
     p()
 
-    suites = sorted({s for s, _, _ in orgd}, key=lambda s: (s.split("-")[0] != "sqlite", s.split("-")[1] != "small"))
+    offs = [(s, w, r) for s, w, r in orgd if s.endswith(CACHE_OFF)]
+    if offs:
+        p("## Read cache on and off")
+        p()
+        p("The read workloads, run a second time in the same run against an orgd with "
+          "`ORGD_CACHE_TTL_MS=0` (before the main pass, on the same freshly seeded database). "
+          "off / on = cache-off req/s / cache-on req/s.")
+        p()
+        p("| engine | size | workload | req/s cache on | req/s cache off | off / on | x lookup on | x lookup off "
+          "| p99 ms on | p99 ms off |")
+        p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for s, w, off in offs:
+            engine, size, _ = split_suite(s)
+            on = rows.get((s[: -len(CACHE_OFF)], w))
+            on_rps = None if on is None or failed(on) else num(on["req_s"])
+            off_rps = None if failed(off) else num(off["req_s"])
+            p(f"| {engine} | {size} | {w} | {fmt_rate(on) if on else '-'} | {fmt_rate(off)} "
+              f"| {ratio(off_rps, on_rps)} | {ratio(on_rps, lookup)} | {ratio(off_rps, lookup)} "
+              f"| {on['p99_ms'] if on else '-'} | {off['p99_ms']} |")
+        p()
+
+    suites = sorted({s for s, _, _ in orgd}, key=suite_order)
     p("## Seeding and memory")
     p()
     p("Seed time: wall time of `orgd admin seed` (includes migrations and one argon2 hash). Memory: VmRSS of "
       "the `orgd serve` process idle after start, right after W1, after all workloads (+2 s), and its peak "
-      "(VmHWM).")
+      "(VmHWM). Each cache setting is its own `orgd serve` process on the same database.")
     p()
-    p("| engine | size | memberships | seed s | RSS idle MB | RSS after W1 MB | RSS after all MB | peak RSS MB |")
-    p("|---|---|---:|---:|---:|---:|---:|---:|")
+    p("| engine | size | cache | memberships | seed s | RSS idle MB | RSS after W1 MB | RSS after all MB "
+      "| peak RSS MB |")
+    p("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for s in suites:
-        engine, _, size = s.partition("-")
-        p(f"| {engine} | {size} ({SIZES.get(size, '')}) | {meta.get(s + '.memberships', '-')} "
-          f"| {meta.get(s + '.seed_secs', '-')} | {mb(meta.get(s + '.rss_idle_kb'))} "
+        engine, size, cache = split_suite(s, main_cache)
+        seeded = f"{engine}-{size}"
+        p(f"| {engine} | {size} ({SIZES.get(size, '')}) | {cache} | {meta.get(seeded + '.memberships', '-')} "
+          f"| {meta.get(seeded + '.seed_secs', '-')} | {mb(meta.get(s + '.rss_idle_kb'))} "
           f"| {mb(meta.get(s + '.rss_after_W1_kb'))} | {mb(meta.get(s + '.rss_after_kb'))} "
           f"| {mb(meta.get(s + '.rss_peak_kb'))} |")
     p()
@@ -195,19 +261,22 @@ def main():
             if ss != s:
                 continue
             p99 = num(r["p99_ms"])
-            p(f"| p99 <= {P99_MAX_MS:g} ms at {os.environ.get('BENCH_CONNS', '64')} connections | {s} {w.split('_')[0]} "
+            p(f"| p99 <= {P99_MAX_MS:g} ms at {os.environ.get('BENCH_CONNS', '64')} connections | {s} {wl_label(w)} "
               f"| {r['p99_ms']} ms | {verdict(None if p99 is None or failed(r) else p99 <= P99_MAX_MS)} |")
-    engines = sorted({s.split("-")[0] for s in suites}, key=lambda e: e != "sqlite")
+    engines = sorted({split_suite(s)[0] for s in suites}, key=lambda e: e != "sqlite")
     for e in engines:
-        if f"{e}-small" not in suites or f"{e}-large" not in suites:
-            continue
-        for wl in WORKLOADS:
-            a, b = get(f"{e}-small", wl), get(f"{e}-large", wl)
-            if not a or not b or failed(a) or failed(b):
+        for tail in ("", CACHE_OFF):
+            small, large = f"{e}-small{tail}", f"{e}-large{tail}"
+            if small not in suites or large not in suites:
                 continue
-            loss = 1 - num(b["req_s"]) / num(a["req_s"])
-            shown = f"{loss * 100:.0f}% slower" if loss >= 0 else f"{-loss * 100:.0f}% faster"
-            p(f"| <= 20% loss small -> large | {e} {wl} | {shown} | {verdict(loss <= 0.20)} |")
+            for (ss, w), a in rows.items():
+                b = rows.get((large, w))
+                if ss != small or not b or failed(a) or failed(b):
+                    continue
+                loss = 1 - num(b["req_s"]) / num(a["req_s"])
+                shown = f"{loss * 100:.0f}% slower" if loss >= 0 else f"{-loss * 100:.0f}% faster"
+                where = f"{e}{' cache off' if tail else ''} {wl_label(w)}"
+                p(f"| <= 20% loss small -> large | {where} | {shown} | {verdict(loss <= 0.20)} |")
     for s in suites:
         idle, w1 = num(meta.get(s + ".rss_idle_kb")), num(meta.get(s + ".rss_after_W1_kb"))
         if idle is not None:

@@ -10,15 +10,21 @@
 # Knobs (env):
 #   BENCH_ENGINES    "sqlite postgres"     engines to run
 #   BENCH_SIZES      "small large"         small: 1,000 orgs x 10 members; large: 50,000 x 20 (1M)
-#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7"
+#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7 W8"   (W8 runs once for each of BENCH_W8_WRITE_PCTS)
+#   BENCH_CALLERS    400                   W8's callers: users who own an organization each, with
+#                                          a session token each (orgd admin seed --callers)
+#   BENCH_W8_WRITE_PCTS "0 1 5"           W8's write fractions, in % of requests
+#   BENCH_CACHE_OFF  1                     1 = also run the read workloads (W1-W4, W8) against an
+#                                          orgd with ORGD_CACHE_TTL_MS=0, before the main pass;
+#                                          0 = skip that pass
 #   BENCH_DURATION   10s   BENCH_WARMUP 3s   BENCH_CONNS 64   BENCH_THREADS 2   BENCH_TIMEOUT 5s
 #   BENCH_RETRIES    1     re-runs of a measurement disturbed by foreign CPU load (see lib.sh)
 #   SERVER_CPUS      1     CPU list for orgd, PostgreSQL and the baseline server
 #   LOADGEN_CPUS     0     CPU list for wrk and pgbench
 #   BENCH_OUT        /tmp/orgd-bench/<timestamp>   raw outputs, results.tsv, meta.tsv
 #   BENCH_REPORT     bench/results/latest.md (quick mode: bench/results/quick.md)
-#   BENCH_ORGD_ENV   extra environment for `orgd serve`, e.g. "ORGD_CACHE_TTL_MS=0" to measure
-#                    the database path without the node's read caches
+#   BENCH_ORGD_ENV   extra environment for `orgd serve` (both passes); with ORGD_CACHE_TTL_MS=0
+#                    in it the main pass is the cache-off pass and no second pass runs
 #   BENCH_QUICK      1 = BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RETRIES=0 and, unless set,
 #                    BENCH_ENGINES=sqlite BENCH_SIZES=small
 # Exit status: 0 when every measurement was clean, 3 when some run had a non-2xx response or a
@@ -33,7 +39,10 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 BENCH_ENGINES="${BENCH_ENGINES:-sqlite postgres}"
 BENCH_SIZES="${BENCH_SIZES:-small large}"
-BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7}"
+BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8}"
+BENCH_CALLERS="${BENCH_CALLERS:-400}"
+BENCH_W8_WRITE_PCTS="${BENCH_W8_WRITE_PCTS:-0 1 5}"
+BENCH_CACHE_OFF="${BENCH_CACHE_OFF:-1}"
 BENCH_REPORT="${BENCH_REPORT:-$HERE/results/latest.md}"
 export BENCH_OUT="${BENCH_OUT:-/tmp/orgd-bench/$(date +%Y%m%d-%H%M%S)}"
 export BENCH_ROOT_PID=$$
@@ -43,6 +52,11 @@ declare -A SIZE_ARGS=(
 )
 for s in $BENCH_SIZES; do [ -n "${SIZE_ARGS[$s]:-}" ] || { echo "unknown size $s (small, large)" >&2; exit 2; }; done
 for e in $BENCH_ENGINES; do case "$e" in sqlite | postgres) ;; *) echo "unknown engine $e (sqlite, postgres)" >&2; exit 2 ;; esac; done
+for w in $BENCH_WORKLOADS; do case "$w" in W[1-8]) ;; *) echo "unknown workload $w (W1 ... W8)" >&2; exit 2 ;; esac; done
+for p in $BENCH_W8_WRITE_PCTS; do [[ "$p" =~ ^[0-9]+$ && "$p" -le 100 ]] || { echo "bad W8 write % $p (0 ... 100)" >&2; exit 2; }; done
+if [[ " $BENCH_WORKLOADS " == *" W8 "* ]] && ! [[ "$BENCH_CALLERS" =~ ^[0-9]+$ && "$BENCH_CALLERS" -ge "${BENCH_THREADS:-2}" ]]; then
+  echo "W8 needs BENCH_CALLERS >= BENCH_THREADS (${BENCH_THREADS:-2}), not '$BENCH_CALLERS'" >&2; exit 2
+fi
 want_pg=0; [[ " $BENCH_ENGINES " == *" postgres "* ]] && want_pg=1
 
 # --- prerequisites -----------------------------------------------------------------------------
@@ -97,6 +111,15 @@ meta settings "wrk -t$BENCH_THREADS -c$BENCH_CONNS -d$BENCH_DURATION --timeout $
 meta quick "${BENCH_QUICK:-0}"
 ORGD_EXTRA_ENV=(); [ -n "${BENCH_ORGD_ENV:-}" ] && read -r -a ORGD_EXTRA_ENV <<<"$BENCH_ORGD_ENV"
 meta orgd_env "ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false${BENCH_ORGD_ENV:+ $BENCH_ORGD_ENV}"
+# The main pass runs with orgd's read cache unless BENCH_ORGD_ENV switches it off; the cache-off
+# pass then has nothing to add.
+MAIN_CACHE=on
+for kv in "${ORGD_EXTRA_ENV[@]}"; do
+  case "$kv" in ORGD_CACHE_TTL_MS=*) [[ "${kv#*=}" =~ ^0+$ ]] && MAIN_CACHE=off || MAIN_CACHE=on ;; esac
+done
+[ "$MAIN_CACHE" = off ] && BENCH_CACHE_OFF=0
+meta main_cache "$MAIN_CACHE"
+meta cache_off_pass "$BENCH_CACHE_OFF"
 
 # --- builds ------------------------------------------------------------------------------------
 echo "== building orgd (cargo build --release)"
@@ -128,6 +151,7 @@ echo "== baselines (axum server pid $BASE_PID on CPU $SERVER_CPUS)"
 wait_http "http://127.0.0.1:$port/json"
 wrk_run baseline B0_axum_hello_json "http://127.0.0.1:$port/json" get.lua
 BENCH_ROWS=1000000 wrk_run baseline B1_axum_sqlite_pk_1M "http://127.0.0.1:$port/" random-item.lua
+BENCH_ROWS=1000000 wrk_run baseline B3_axum_sqlite_update_1M "http://127.0.0.1:$port/" random-item-update.lua
 stop_pid "$BASE_PID"; BASE_PID=""
 if [ "$want_pg" = 1 ]; then
   url="$("$PG" url pgbench)"
@@ -157,6 +181,72 @@ preflight() {
   case "$code" in 2??) ;; *) echo "   preflight $name: $method $path -> $code $(head -c 200 "$BENCH_OUT/raw/${suite}__preflight_$name.json")" >&2 ;; esac
 }
 
+# callers_file FILE: W8's callers from the seed report, "<token> <org id> <member id>" a line
+callers_file() {
+  python3 - "$SEED" >"$1" <<'PY'
+import json, sys
+for c in json.load(open(sys.argv[1])).get("callers", []):
+    print(c["token"], c["org"], c["member"])
+PY
+}
+# start_orgd SUITE [NAME=VALUE ...]: `orgd serve` on a free port with BENCH_ORGD_ENV and then the
+# given environment, pinned to SERVER_CPUS; sets SERVER_PID and BASE and records the idle RSS.
+start_orgd() {
+  local s="$1" port; shift
+  port="$(free_port)"; BASE="http://127.0.0.1:$port"
+  # Rate limits off: W7 logs in from one address far above the per-address login limit.
+  env ORGD_DATABASE_URL="$DBURL" ORGD_LISTEN="127.0.0.1:$port" ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false \
+    "${ORGD_EXTRA_ENV[@]}" "$@" taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$s-server.log" 2>&1 9>&- &
+  SERVER_PID=$!; export SERVER_PIDS="$SERVER_PID"
+  wait_http "$BASE/readyz" || { tail -5 "$BENCH_OUT/$s-server.log" >&2; exit 1; }
+  sleep 2
+  meta "$s.rss_idle_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
+  echo "   orgd pid $SERVER_PID on CPU $SERVER_CPUS${*:+ with $*}, idle RSS $(rss_kb "$SERVER_PID" VmRSS) kB"
+}
+# stop_orgd SUITE: records the settled and the peak RSS, then stops orgd
+stop_orgd() {
+  sleep 2
+  meta "$1.rss_after_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
+  meta "$1.rss_peak_kb" "$(rss_kb "$SERVER_PID" VmHWM)"
+  stop_pid "$SERVER_PID"; SERVER_PID=""; unset SERVER_PIDS
+}
+# is_read WL: the workloads that also run in the cache-off pass
+is_read() { case "$1" in W1 | W2 | W3 | W4 | W8) return 0 ;; *) return 1 ;; esac; }
+# run_workload WL: preflight and measure one workload (W8: one run per write fraction) against
+# the orgd at BASE, as rows of $suite
+run_workload() {
+  case "$1" in
+    W1) preflight W1 GET "/organizations/$ORGX" "$MEMBER"
+        BENCH_TOKEN="$MEMBER" wrk_run "$suite" W1_get_org "$BASE/organizations/$ORGX" get.lua ;;
+    W2) preflight W2 GET /organizations "$OWNER"
+        BENCH_TOKEN="$OWNER" wrk_run "$suite" W2_list_my_orgs_20 "$BASE/organizations" get.lua ;;
+    W3) preflight W3 GET "/organizations/$BIG/members?limit=100" "$MEMBER"
+        BENCH_TOKEN="$MEMBER" wrk_run "$suite" W3_list_members_1k_lim100 "$BASE/organizations/$BIG/members?limit=100" get.lua ;;
+    W4) preflight W4 GET "/organizations/$BIG/members/$FIRST_ID" "$MEMBER"
+        BENCH_TOKEN="$MEMBER" BENCH_IDS_FILE="$IDS" BENCH_PATH_PREFIX="/organizations/$BIG/members/" \
+          wrk_run "$suite" W4_get_member "$BASE/" get-each.lua ;;
+    W5) preflight W5 POST /organizations "$OWNER" '{"name":"W5 preflight"}'
+        BENCH_TOKEN="$OWNER" wrk_run "$suite" W5_create_org "$BASE/organizations" create-org.lua ;;
+    W6) preflight W6 PATCH "/organizations/$BIG/members/$FIRST_ID" "$OWNER" '{"role":"member"}'
+        BENCH_TOKEN="$OWNER" BENCH_IDS_FILE="$IDS" BENCH_PATH_PREFIX="/organizations/$BIG/members/" \
+          wrk_run "$suite" W6_change_role "$BASE/" update-role.lua ;;
+    W7) preflight W7 POST /auth/login "" "$LOGIN_BODY"
+        BENCH_TOKEN="" BENCH_BODY="$LOGIN_BODY" wrk_run "$suite" W7_login "$BASE/auth/login" post.lua ;;
+    W8) read -r c_token c_org c_member <"$CALLERS"
+        preflight W8_get GET "/organizations/$c_org" "$c_token"
+        preflight W8_patch_org PATCH "/organizations/$c_org" "$c_token" '{"description":"W8 preflight"}'
+        preflight W8_patch_member PATCH "/organizations/$c_org/members/$c_member" "$c_token" '{"role":"member"}'
+        for pct in $BENCH_W8_WRITE_PCTS; do
+          BENCH_CALLERS_FILE="$CALLERS" BENCH_WRITE_PCT="$pct" \
+            wrk_run "$suite" "W8_own_org_${pct}pct_writes" "$BASE/" own-org.lua
+        done ;;
+  esac
+  meta "$suite.rss_after_${1}_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
+}
+
+READS=""; for wl in $BENCH_WORKLOADS; do is_read "$wl" && READS+="${READS:+ }$wl"; done
+meta callers "$BENCH_CALLERS"
+meta w8_write_pcts "$BENCH_W8_WRITE_PCTS"
 mkdir -p "$BENCH_OUT/data"
 for engine in $BENCH_ENGINES; do
   for size in $BENCH_SIZES; do
@@ -169,59 +259,39 @@ for engine in $BENCH_ENGINES; do
       DBURL="sqlite://$BENCH_OUT/data/orgd-$size.db"
     fi
     SEED="$BENCH_OUT/$suite-seed.json"
-    echo "== $suite: orgd admin seed ${SIZE_ARGS[$size]}"
+    echo "== $suite: orgd admin seed ${SIZE_ARGS[$size]} --callers $BENCH_CALLERS"
     t0="$(date +%s.%N)"
     # shellcheck disable=SC2086
-    ORGD_DATABASE_URL="$DBURL" ORGD_LOG=warn "$ORGD" admin seed ${SIZE_ARGS[$size]} >"$SEED" 2>"$BENCH_OUT/$suite-seed.log" \
-      || { tail -5 "$BENCH_OUT/$suite-seed.log" >&2; exit 1; }
+    ORGD_DATABASE_URL="$DBURL" ORGD_LOG=warn "$ORGD" admin seed ${SIZE_ARGS[$size]} --callers "$BENCH_CALLERS" \
+      >"$SEED" 2>"$BENCH_OUT/$suite-seed.log" || { tail -5 "$BENCH_OUT/$suite-seed.log" >&2; exit 1; }
     t1="$(date +%s.%N)"
     seed_secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}')"
     meta "$suite.seed_secs" "$seed_secs"
     meta "$suite.memberships" "$(seed_field memberships)"
     echo "   seeded $(seed_field memberships) memberships in ${seed_secs}s"
 
-    port="$(free_port)"; BASE="http://127.0.0.1:$port"
-    # Rate limits off: W7 logs in from one address far above the per-address login limit.
-    env ORGD_DATABASE_URL="$DBURL" ORGD_LISTEN="127.0.0.1:$port" ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false \
-      "${ORGD_EXTRA_ENV[@]}" taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$suite-server.log" 2>&1 9>&- &
-    SERVER_PID=$!; export SERVER_PIDS="$SERVER_PID"
-    wait_http "$BASE/readyz" || { tail -5 "$BENCH_OUT/$suite-server.log" >&2; exit 1; }
-    sleep 2
-    meta "$suite.rss_idle_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
-    echo "   orgd pid $SERVER_PID on CPU $SERVER_CPUS, idle RSS $(rss_kb "$SERVER_PID" VmRSS) kB"
-
     OWNER="$(seed_field owner.token)"; MEMBER="$(seed_field member.token)"
     OWNER_NAME="$(seed_field owner.username)"; PASSWORD="$(seed_field password)"
     ORGX="$(seed_field org_x.id)"; BIG="$(seed_field big_org.id)"
     IDS="$BENCH_OUT/$suite-big-org-members.txt"; seed_field big_org_members >"$IDS"
     FIRST_ID="$(head -1 "$IDS")"
+    CALLERS="$BENCH_OUT/$suite-callers.txt"; callers_file "$CALLERS"
     LOGIN_BODY="{\"login\":\"$OWNER_NAME\",\"password\":\"$PASSWORD\"}"
-    for wl in $BENCH_WORKLOADS; do
-      case "$wl" in
-        W1) preflight W1 GET "/organizations/$ORGX" "$MEMBER"
-            BENCH_TOKEN="$MEMBER" wrk_run "$suite" W1_get_org "$BASE/organizations/$ORGX" get.lua ;;
-        W2) preflight W2 GET /organizations "$OWNER"
-            BENCH_TOKEN="$OWNER" wrk_run "$suite" W2_list_my_orgs_20 "$BASE/organizations" get.lua ;;
-        W3) preflight W3 GET "/organizations/$BIG/members?limit=100" "$MEMBER"
-            BENCH_TOKEN="$MEMBER" wrk_run "$suite" W3_list_members_1k_lim100 "$BASE/organizations/$BIG/members?limit=100" get.lua ;;
-        W4) preflight W4 GET "/organizations/$BIG/members/$FIRST_ID" "$MEMBER"
-            BENCH_TOKEN="$MEMBER" BENCH_IDS_FILE="$IDS" BENCH_PATH_PREFIX="/organizations/$BIG/members/" \
-              wrk_run "$suite" W4_get_member "$BASE/" get-each.lua ;;
-        W5) preflight W5 POST /organizations "$OWNER" '{"name":"W5 preflight"}'
-            BENCH_TOKEN="$OWNER" wrk_run "$suite" W5_create_org "$BASE/organizations" create-org.lua ;;
-        W6) preflight W6 PATCH "/organizations/$BIG/members/$FIRST_ID" "$OWNER" '{"role":"member"}'
-            BENCH_TOKEN="$OWNER" BENCH_IDS_FILE="$IDS" BENCH_PATH_PREFIX="/organizations/$BIG/members/" \
-              wrk_run "$suite" W6_change_role "$BASE/" update-role.lua ;;
-        W7) preflight W7 POST /auth/login "" "$LOGIN_BODY"
-            BENCH_TOKEN="" BENCH_BODY="$LOGIN_BODY" wrk_run "$suite" W7_login "$BASE/auth/login" post.lua ;;
-        *) echo "unknown workload $wl" >&2; exit 2 ;;
-      esac
-      meta "$suite.rss_after_${wl}_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
-    done
-    sleep 2
-    meta "$suite.rss_after_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
-    meta "$suite.rss_peak_kb" "$(rss_kb "$SERVER_PID" VmHWM)"
-    stop_pid "$SERVER_PID"; SERVER_PID=""; unset SERVER_PIDS
+
+    # The cache-off pass runs first, on the freshly seeded data: W2 must see the owner's 20
+    # organizations, before W5 of the main pass adds more.
+    if [ "$BENCH_CACHE_OFF" = 1 ] && [ -n "$READS" ]; then
+      suite="$engine-$size-cacheoff"
+      echo "== $suite: $READS with the read cache off"
+      start_orgd "$suite" ORGD_CACHE_TTL_MS=0
+      for wl in $READS; do run_workload "$wl"; done
+      stop_orgd "$suite"
+      suite="$engine-$size"
+    fi
+    echo "== $suite: $BENCH_WORKLOADS (read cache $MAIN_CACHE)"
+    start_orgd "$suite"
+    for wl in $BENCH_WORKLOADS; do run_workload "$wl"; done
+    stop_orgd "$suite"
   done
 done
 cleanup
