@@ -14,6 +14,8 @@ fn decode<T: serde::de::DeserializeOwned>(data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     decode::<auth::SignupRequest>(data);
     decode::<auth::LoginRequest>(data);
+    decode::<auth::PasswordResetRequest>(data);
+    decode::<auth::PasswordResetConfirmRequest>(data);
     decode::<users::UpdateMeRequest>(data);
     decode::<users::CreateUserRequest>(data);
     decode::<users::UpdateUserRequest>(data);

@@ -32,5 +32,29 @@ fuzz_target!(|data: &[u8]| {
     let _ = validate::password(text);
     if let Ok(name) = validate::org_name(text) {
         assert!(!name.trim().is_empty());
+        assert!(!name.chars().any(char::is_control));
+    }
+    if let Ok(name) = validate::name(text, 100) {
+        assert!(!name.is_empty() && !name.chars().any(char::is_control));
+    }
+    if let Ok(t) = validate::text(text, 4096) {
+        assert!(!t.contains('\0'));
+    }
+    let _ = validate::person_name(text);
+    let masked = validate::mask_email(text);
+    assert!(masked.contains("***"));
+    // A JSON document whose strings hold a NUL is always caught.
+    let has_nul = validate::json_has_nul(data);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        assert_eq!(has_nul, holds_nul(&v), "{text:?}");
     }
 });
+
+fn holds_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
