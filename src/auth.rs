@@ -422,6 +422,36 @@ impl FromRequestParts<AppState> for OrgContext {
     }
 }
 
+/// A superuser's request to a route whose row in `authz::INSTALLATION_ROUTES` says so.
+pub struct SuperuserCaller(pub Caller);
+
+impl FromRequestParts<AppState> for SuperuserCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let template = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let access = crate::authz::installation_access(parts.method.as_str(), &template);
+        if access != Some(crate::authz::Access::Superuser) {
+            tracing::error!(method = %parts.method, route = %template, "no superuser policy declared for this route");
+            return Err(ApiError::forbidden("No policy is declared for this route"));
+        }
+        if !caller.is_superuser() {
+            return Err(ApiError::forbidden(
+                "This requires a superuser (with an unscoped token)",
+            ));
+        }
+        Ok(SuperuserCaller(caller))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

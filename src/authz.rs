@@ -378,6 +378,54 @@ pub fn need(method: &str, path: &str) -> Option<Need> {
         .map(|(_, _, n)| *n)
 }
 
+/// Who may call a route outside any organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Any signed-in caller (the route then acts on the caller's own things only).
+    Authenticated,
+    /// A superuser with an unscoped token.
+    Superuser,
+}
+
+/// Every route outside `/organizations/{org}` and who may call it; together with `ROUTES`, every
+/// route of the API has exactly one row. Superuser routes are admitted by the
+/// `SuperuserCaller` extractor from this table; authenticated ones by `Caller`.
+pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Access::Public),
+    ("GET", "/readyz", Access::Public),
+    ("POST", "/auth/signup", Access::Public),
+    ("POST", "/auth/login", Access::Public),
+    ("POST", "/auth/password-reset", Access::Public),
+    ("POST", "/auth/password-reset/confirm", Access::Public),
+    ("POST", "/invitations/accept", Access::Public),
+    ("POST", "/invitations/decline", Access::Public),
+    ("POST", "/auth/logout", Access::Authenticated),
+    ("GET", "/users/me", Access::Authenticated),
+    ("PATCH", "/users/me", Access::Authenticated),
+    ("POST", "/users/me/password", Access::Authenticated),
+    ("GET", "/users/me/invitations", Access::Authenticated),
+    ("GET", "/tokens", Access::Authenticated),
+    ("POST", "/tokens", Access::Authenticated),
+    ("DELETE", "/tokens/{id}", Access::Authenticated),
+    ("GET", "/organizations", Access::Authenticated),
+    ("POST", "/organizations", Access::Authenticated),
+    ("GET", "/users", Access::Superuser),
+    ("POST", "/users", Access::Superuser),
+    ("GET", "/users/{user}", Access::Superuser),
+    ("PATCH", "/users/{user}", Access::Superuser),
+    ("DELETE", "/users/{user}", Access::Superuser),
+    ("POST", "/users/{user}/tokens", Access::Superuser),
+];
+
+/// The row of an installation route, if any.
+pub fn installation_access(method: &str, path: &str) -> Option<Access> {
+    INSTALLATION_ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, a)| *a)
+}
+
 #[cfg(test)]
 mod permission_tests {
     use super::*;

@@ -229,6 +229,31 @@ fn the_servers_authorization_table_covers_every_organization_route() {
     );
 }
 
+/// Every route outside organizations has one row in `orgd::authz::INSTALLATION_ROUTES`, matching
+/// this test's own expectations.
+#[test]
+fn the_servers_installation_table_covers_every_other_route() {
+    use orgd::authz::Access;
+    for op in operations()
+        .iter()
+        .filter(|op| !op.path.starts_with("/organizations/{org}"))
+    {
+        let access = orgd::authz::installation_access(&op.method, &op.path).unwrap_or_else(|| {
+            panic!(
+                "{} {} has no row in authz::INSTALLATION_ROUTES",
+                op.method, op.path
+            )
+        });
+        let expected = match need_of(op).expect("declared") {
+            Need::Public => Access::Public,
+            Need::Authenticated => Access::Authenticated,
+            Need::Superuser => Access::Superuser,
+            other => panic!("{} {}: {other:?}", op.method, op.path),
+        };
+        assert_eq!(access, expected, "{} {}", op.method, op.path);
+    }
+}
+
 /// One organization with every kind of thing in it.
 struct Fixture {
     org: String,

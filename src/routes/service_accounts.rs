@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::tokens::{CreatedToken, issue, token_fields};
 use super::{Json, Ok, Path, ok, parse_id};
 use crate::AppState;
-use crate::auth::{Caller, OrgContext};
+use crate::auth::{OrgContext, SuperuserCaller};
 use crate::authz::Role;
 use crate::domain::Timestamp;
 use crate::domain::validate::{self, Checks};
@@ -205,15 +205,10 @@ pub async fn revoke_token(
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_token_as_superuser(
     State(state): State<AppState>,
-    caller: Caller,
+    SuperuserCaller(caller): SuperuserCaller,
     Path(user): Path<String>,
     Json(req): Json<CreateServiceTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    if !caller.is_superuser() {
-        return Err(ApiError::forbidden(
-            "Only superusers issue tokens for other accounts",
-        ));
-    }
     let user = parse_id(&user, "User")?;
     let name = token_fields(&req.name)?;
     let target = state

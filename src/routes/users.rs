@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Json, Ok, Path, Query, nullable, ok, page, paged, parse_id};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, SuperuserCaller};
 use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -190,25 +190,16 @@ pub async fn change_password(
     Ok(ok())
 }
 
-fn require_superuser(caller: &Caller) -> ApiResult<()> {
-    if caller.is_superuser() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Only superusers manage users"))
-    }
-}
-
 /// List users (superusers).
 #[utoipa::path(get, path = "/users", tag = "users", params(UserListQuery),
     responses((status = 200, body = Vec<User>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
-    caller: Caller,
+    _: SuperuserCaller,
     uri: Uri,
     Query(q): Query<UserListQuery>,
 ) -> ApiResult<Response> {
-    require_superuser(&caller)?;
     let page = page(q.limit, q.offset, q.after.as_deref())?;
     if matches!(page.after, Some(Cursor::At(..))) {
         return Err(ApiError::field("after", "is not a valid cursor"));
@@ -224,10 +215,9 @@ pub async fn list_users(
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create_user(
     State(state): State<AppState>,
-    caller: Caller,
+    _: SuperuserCaller,
     Json(req): Json<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    require_superuser(&caller)?;
     let mut c = Checks::new();
     let email = c.check("email", validate::email(&req.email));
     let username = req
@@ -278,10 +268,9 @@ pub async fn create_user(
     responses((status = 200, body = User), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_user(
     State(state): State<AppState>,
-    caller: Caller,
+    _: SuperuserCaller,
     Path(user): Path<String>,
 ) -> ApiResult<Json<User>> {
-    require_superuser(&caller)?;
     let id = parse_id(&user, "User")?;
     state
         .store
@@ -298,11 +287,10 @@ pub async fn get_user(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
-    caller: Caller,
+    SuperuserCaller(caller): SuperuserCaller,
     Path(user): Path<String>,
     Json(req): Json<UpdateUserRequest>,
 ) -> ApiResult<Json<User>> {
-    require_superuser(&caller)?;
     let id = parse_id(&user, "User")?;
     let mut c = Checks::new();
     let mut patch = profile_patch(
@@ -350,10 +338,9 @@ pub async fn update_user(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_user(
     State(state): State<AppState>,
-    caller: Caller,
+    SuperuserCaller(caller): SuperuserCaller,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Ok>> {
-    require_superuser(&caller)?;
     let id = parse_id(&user, "User")?;
     if id == caller.user.id {
         return Err(ApiError::invalid("Superusers cannot delete themselves"));
