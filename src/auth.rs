@@ -398,15 +398,19 @@ impl FromRequestParts<AppState> for OrgContext {
         let is_self = need.or_self
             && param("user").and_then(|u| Uuid::try_parse(&u).ok()) == Some(caller.user.id);
         if !access.allows(need.permission) && !is_self {
-            let project_admin = need.or_project_admin
-                && match param("id").and_then(|id| Uuid::try_parse(&id).ok()) {
-                    Some(project) => {
-                        state.store.project(access.id, project).await?.is_some()
-                            && state.store.project_role(project, caller.user.id).await?
-                                == Some(crate::store::ProjectRole::Admin)
-                    }
-                    None => false,
-                };
+            let project_admin = if need.or_project_admin {
+                // A project that is not there is not found, whoever asks.
+                let project = param("id")
+                    .and_then(|id| Uuid::try_parse(&id).ok())
+                    .ok_or_else(|| ApiError::not_found("Project"))?;
+                if state.store.project(access.id, project).await?.is_none() {
+                    return Err(ApiError::not_found("Project"));
+                }
+                state.store.project_role(project, caller.user.id).await?
+                    == Some(crate::store::ProjectRole::Admin)
+            } else {
+                false
+            };
             if !project_admin {
                 return Err(ApiError::forbidden(if need.or_project_admin {
                     "This requires the admin role in the organization or the project".to_string()

@@ -1059,7 +1059,27 @@ async fn with_consent_required_adding_an_account_invites_it(app: TestApp) {
     assert_eq!(users.expect(200).as_array().unwrap().len(), 0);
 }
 
+/// Project member management is open to the project's admins too; for a project that does not
+/// exist the answer is 404 whoever asks, never a 403 that would tell ids apart.
+async fn a_missing_project_is_not_found_for_everyone(app: TestApp) {
+    let owner = app.user("owner").await;
+    let member = app.user("member").await;
+    let org = app.org(&owner, "Acme").await;
+    app.add(&org, &owner, &member, "member").await;
+    let nowhere = uuid::Uuid::now_v7();
+    for who in [&owner, &member] {
+        app.post(
+            &format!("/organizations/{org}/projects/{nowhere}/members"),
+            &who.token,
+            json!({"user_id": member.id}),
+        )
+        .await
+        .expect_error(404, "not_found");
+    }
+}
+
 on_both_engines!(
+    a_missing_project_is_not_found_for_everyone,
     an_admin_cannot_act_on_an_owner_invitation,
     an_invitation_never_sets_an_existing_accounts_password,
     a_password_reset_link_reaches_only_the_address,
