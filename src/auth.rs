@@ -372,15 +372,9 @@ impl FromRequestParts<AppState> for OrgContext {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let template = parts
-            .extensions
-            .get::<axum::extract::MatchedPath>()
-            .map(|m| m.as_str().to_owned())
-            .unwrap_or_default();
-        let Some(need) = crate::authz::need(parts.method.as_str(), &template) else {
-            tracing::error!(method = %parts.method, route = %template, "no policy declared for this route");
-            return Err(ApiError::forbidden("No policy is declared for this route"));
-        };
+        let template = route_template(parts);
+        let need = crate::authz::need(parts.method.as_str(), &template)
+            .ok_or_else(|| undeclared(parts, &template))?;
         let params = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found("Organization"))?;
@@ -426,6 +420,23 @@ impl FromRequestParts<AppState> for OrgContext {
     }
 }
 
+/// The route template the request matched (`/organizations/{org}/members`), as the policy
+/// tables in `authz` name routes.
+fn route_template(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// A route used with an extractor its row does not declare: refused (deny by default), and
+/// logged, since it is a mistake in the code, not in the request.
+fn undeclared(parts: &Parts, template: &str) -> ApiError {
+    tracing::error!(method = %parts.method, route = %template, "no policy declared for this route");
+    ApiError::forbidden("No policy is declared for this route")
+}
+
 /// A superuser's request to a route whose row in `authz::INSTALLATION_ROUTES` says so.
 pub struct SuperuserCaller(pub Caller);
 
@@ -437,15 +448,10 @@ impl FromRequestParts<AppState> for SuperuserCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let template = parts
-            .extensions
-            .get::<axum::extract::MatchedPath>()
-            .map(|m| m.as_str().to_owned())
-            .unwrap_or_default();
+        let template = route_template(parts);
         let access = crate::authz::installation_access(parts.method.as_str(), &template);
         if access != Some(crate::authz::Access::Superuser) {
-            tracing::error!(method = %parts.method, route = %template, "no superuser policy declared for this route");
-            return Err(ApiError::forbidden("No policy is declared for this route"));
+            return Err(undeclared(parts, &template));
         }
         if !caller.is_superuser() {
             return Err(ApiError::forbidden(
