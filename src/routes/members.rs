@@ -37,7 +37,8 @@ pub struct AddMemberRequest {
     /// Exactly one of `user_id`, `username`, `email`.
     pub user_id: Option<Uuid>,
     pub username: Option<String>,
-    /// An unknown email provisions a password-less user.
+    /// An unknown email provisions a password-less user, who claims the account through
+    /// password reset (a link sent to that address).
     pub email: Option<String>,
     /// The provisioned user's name (with `email`).
     pub name: Option<String>,
