@@ -27,21 +27,23 @@ macro_rules! user_columns {
 pub(super) use user_columns;
 
 /// Marks a user's profile, tokens and organization list as changed, and every organization they
-/// belong to (whose member rows, counts and owner summary show them).
-async fn touch_user_everywhere(tx: &mut Tx, user: Uuid) -> StoreResult<()> {
+/// belong to (whose member rows, counts and owner summary show them). Returns those
+/// organizations, in id order.
+async fn touch_user_everywhere(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<Uuid>> {
     use crate::store::cache::Tag;
     tx.touch(Tag::User(user));
-    let orgs: Vec<Uuid> =
-        sqlx::query_scalar("SELECT organization_id FROM memberships WHERE user_id = $1")
-            .bind(user)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(err)?;
-    for o in orgs {
-        tx.touch(Tag::Org(o));
+    let orgs: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT organization_id FROM memberships WHERE user_id = $1 ORDER BY organization_id",
+    )
+    .bind(user)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(err)?;
+    for o in &orgs {
+        tx.touch(Tag::Org(*o));
     }
     tx.touch(Tag::AllOrgs);
-    Ok(())
+    Ok(orgs)
 }
 
 async fn username_taken(tx: &mut Tx, username: &str) -> StoreResult<bool> {
@@ -187,7 +189,7 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
     let mut u = user_in(&mut tx, id)
         .await?
         .ok_or(StoreError::NotFound("User"))?;
-    touch_user_everywhere(&mut tx, id).await?;
+    let member_of = touch_user_everywhere(&mut tx, id).await?;
     if let Some(v) = patch.username {
         u.username = v;
     }
@@ -236,22 +238,12 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
     .await
     .map_err(err)?;
     if patch.is_active.is_some() {
-        for org in organizations_of(&mut tx, id).await? {
+        for org in member_of {
             super::members::recount_members(&mut tx, org).await?;
         }
     }
     commit(tx).await?;
     Ok(u)
-}
-
-async fn organizations_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "SELECT organization_id FROM memberships WHERE user_id = $1 ORDER BY organization_id",
-    )
-    .bind(user)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(err)
 }
 
 pub(super) async fn set_password(
@@ -389,7 +381,8 @@ pub(super) async fn list_users(
 
 pub(super) async fn delete_user(store: &SqlStore, id: Uuid) -> StoreResult<()> {
     let mut tx = begin_write(store).await?;
-    touch_user_everywhere(&mut tx, id).await?;
+    // Handing over ownership below changes no membership: these stay the user's organizations.
+    let member_of = touch_user_everywhere(&mut tx, id).await?;
     let owned: Vec<Uuid> = sqlx::query_scalar(LOCK_ORGS_OWNED_BY)
         .bind(id)
         .fetch_all(&mut *tx)
@@ -401,7 +394,6 @@ pub(super) async fn delete_user(store: &SqlStore, id: Uuid) -> StoreResult<()> {
         }
         hand_over_primary_owner(&mut tx, org, id).await?;
     }
-    let member_of = organizations_of(&mut tx, id).await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
