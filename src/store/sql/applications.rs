@@ -8,6 +8,7 @@ use crate::domain::paging::{Cursor, Page};
 use crate::store::{Application, ApplicationPatch, StoreError, StoreResult};
 
 use super::engine::Db;
+use super::organizations::{KeptCount, step_count};
 use super::tx::{Tx, begin_write, commit, lock_org};
 use super::{SqlStore, err, push_page};
 
@@ -84,11 +85,7 @@ pub(super) async fn create_application(
     .execute(&mut *tx)
     .await
     .map_err(err)?;
-    sqlx::query("UPDATE organizations SET application_count = application_count + 1 WHERE id = $1")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+    step_count(&mut tx, org, KeptCount::Applications, true).await?;
     commit(tx).await?;
     Ok(row.into())
 }
@@ -190,10 +187,6 @@ pub(super) async fn delete_application(store: &SqlStore, org: Uuid, id: Uuid) ->
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("Application"));
     }
-    sqlx::query("UPDATE organizations SET application_count = application_count - 1 WHERE id = $1")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+    step_count(&mut tx, org, KeptCount::Applications, false).await?;
     commit(tx).await
 }

@@ -49,6 +49,43 @@ const ORG_VIEW_BY_SLUG: &str = concat!(
      WHERE lower(o.slug) = lower($2)"
 );
 
+/// A count kept on the organization row by the transactions that change it (members are
+/// recounted instead: see `members::recount_members`).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KeptCount {
+    Projects,
+    Applications,
+}
+
+/// Steps a kept count by one, under the organization lock the caller holds.
+pub(super) async fn step_count(
+    tx: &mut Tx,
+    org: Uuid,
+    count: KeptCount,
+    up: bool,
+) -> StoreResult<()> {
+    let sql = match (count, up) {
+        (KeptCount::Projects, true) => {
+            "UPDATE organizations SET project_count = project_count + 1 WHERE id = $1"
+        }
+        (KeptCount::Projects, false) => {
+            "UPDATE organizations SET project_count = project_count - 1 WHERE id = $1"
+        }
+        (KeptCount::Applications, true) => {
+            "UPDATE organizations SET application_count = application_count + 1 WHERE id = $1"
+        }
+        (KeptCount::Applications, false) => {
+            "UPDATE organizations SET application_count = application_count - 1 WHERE id = $1"
+        }
+    };
+    sqlx::query(sql)
+        .bind(org)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
 #[derive(FromRow)]
 struct OrgRow {
     id: Uuid,

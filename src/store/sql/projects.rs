@@ -9,6 +9,7 @@ use crate::domain::validate;
 use crate::store::{Project, ProjectMember, ProjectPatch, ProjectRole, StoreError, StoreResult};
 
 use super::engine::Db;
+use super::organizations::{KeptCount, step_count};
 use super::tx::{Tx, begin_write, commit, lock_org, role_of};
 use super::{SqlStore, err, push_page};
 
@@ -148,11 +149,7 @@ pub(super) async fn create_project(
     .execute(&mut *tx)
     .await
     .map_err(err)?;
-    sqlx::query("UPDATE organizations SET project_count = project_count + 1 WHERE id = $1")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+    step_count(&mut tx, org, KeptCount::Projects, true).await?;
     commit(tx).await?;
     Ok(row.into())
 }
@@ -238,11 +235,7 @@ pub(super) async fn delete_project(store: &SqlStore, org: Uuid, id: Uuid) -> Sto
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("Project"));
     }
-    sqlx::query("UPDATE organizations SET project_count = project_count - 1 WHERE id = $1")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+    step_count(&mut tx, org, KeptCount::Projects, false).await?;
     commit(tx).await
 }
 
