@@ -90,8 +90,20 @@ async fn listen(pool: Pool<Db>) {
 
 impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        // A ping on every checkout costs a round trip per statement; a connection that sat idle
+        // long enough to have been cut (a restarted server, a proxy's idle timeout) is still
+        // checked before use, and one that fails later is dropped by the pool.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Duration::from_secs(10) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await
@@ -105,6 +117,7 @@ impl SqlStore {
             pool,
             caches: sql::Caches::default(),
             writer: None,
+            reader: None,
             listener,
         })
     }

@@ -80,17 +80,27 @@ impl SqlStore {
             .test_before_acquire(false)
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(map_sqlx)?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        // One read connection per runtime worker thread (see `store::reader`); an in-memory
+        // database is private to its connection and reads through the pool.
+        let file = options.get_filename();
+        let reader = if file.as_os_str() == ":memory:" || url.contains("mode=memory") {
+            None
+        } else {
+            let n = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
+            Some(crate::store::reader::Reader::open(file, n)?)
+        };
         Ok(SqlStore {
             pool,
             caches: sql::Caches::default(),
             writer: Some(Default::default()),
+            reader,
             listener: None,
         })
     }

@@ -1,7 +1,7 @@
 //! Members of an organization: listing (cached), adding, changing roles and removing, and the
 //! membership steps that organizations, invitations and service accounts share.
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::authz::{Actor, Role};
@@ -12,10 +12,9 @@ use crate::store::{
     Member, MemberFilter, MemberTarget, NewUser, RoleChange, StoreError, StoreResult, like_pattern,
 };
 
-use super::engine::Db;
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
 use super::users::{insert_user, user_in};
-use super::{SqlStore, err, push_page};
+use super::{Select, SqlStore, err};
 
 pub(super) const MEMBER_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, u.name, \
      m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id ";
@@ -32,6 +31,20 @@ pub(super) struct MemberRow {
     name: Option<String>,
     role: String,
     joined_at: Timestamp,
+}
+
+impl MemberRow {
+    pub(super) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use crate::store::reader::Columns;
+        Ok(MemberRow {
+            user_id: r.uuid("user_id")?,
+            username: r.get("username")?,
+            email: r.get("email")?,
+            name: r.get("name")?,
+            role: r.get("role")?,
+            joined_at: r.ts("joined_at")?,
+        })
+    }
 }
 
 impl From<MemberRow> for Member {
@@ -189,39 +202,33 @@ pub(super) async fn list_members(
         return Ok(hit);
     }
     let stamp = crate::store::cache::begin();
-    let mut q = QueryBuilder::<Db>::new(MEMBER_SELECT);
-    q.push("WHERE m.organization_id = ");
-    q.push_bind(org);
+    let mut q = Select::new(MEMBER_SELECT);
+    q.push("WHERE m.organization_id = ").bind(org);
     if let Some(role) = f.role {
-        q.push(" AND m.role = ");
-        q.push_bind(role.as_str());
+        q.push(" AND m.role = ").bind(role.as_str()).scans();
     }
     if let Some(s) = &f.q {
         let p = like_pattern(s);
-        q.push(" AND (lower(u.username) LIKE ");
-        q.push_bind(p.clone());
-        q.push(" ESCAPE '\\' OR lower(u.email) LIKE ");
-        q.push_bind(p.clone());
-        q.push(" ESCAPE '\\' OR lower(coalesce(u.name, '')) LIKE ");
-        q.push_bind(p);
-        q.push(" ESCAPE '\\')");
+        q.push(" AND (lower(u.username) LIKE ")
+            .bind(p.clone())
+            .push(" ESCAPE '\\' OR lower(u.email) LIKE ")
+            .bind(p.clone())
+            .push(" ESCAPE '\\' OR lower(coalesce(u.name, '')) LIKE ")
+            .bind(p)
+            .push(" ESCAPE '\\')")
+            .scans();
     }
     if let Some(Cursor::At(ms, user)) = page.after {
-        q.push(" AND (m.created_at > ");
-        q.push_bind(ms);
-        q.push(" OR (m.created_at = ");
-        q.push_bind(ms);
-        q.push(" AND m.user_id > ");
-        q.push_bind(user);
-        q.push("))");
+        q.push(" AND (m.created_at > ")
+            .bind(ms)
+            .push(" OR (m.created_at = ")
+            .bind(ms)
+            .push(" AND m.user_id > ")
+            .bind(user)
+            .push("))");
     }
-    q.push(" ORDER BY m.created_at, m.user_id");
-    push_page(&mut q, page);
-    let rows: Vec<MemberRow> = q
-        .build_query_as()
-        .fetch_all(&store.pool)
-        .await
-        .map_err(err)?;
+    q.push(" ORDER BY m.created_at, m.user_id").page(page);
+    let rows = q.fetch_all(store, MemberRow::from_sqlite).await?;
     let members: Vec<Member> = rows.into_iter().map(Member::from).collect();
     store.caches.members.put(
         cache_key,
@@ -237,12 +244,15 @@ pub(super) async fn member(store: &SqlStore, org: Uuid, user: Uuid) -> StoreResu
         return Ok(hit);
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<MemberRow> = sqlx::query_as(MEMBER_BY_USER)
-        .bind(org)
-        .bind(user)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(err)?;
+    let row: Option<MemberRow> = match &store.reader {
+        Some(r) => r.row(MEMBER_BY_USER, (org, user), MemberRow::from_sqlite)?,
+        None => sqlx::query_as(MEMBER_BY_USER)
+            .bind(org)
+            .bind(user)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(err)?,
+    };
     let member = row.map(Member::from);
     store.caches.member.put(
         (org, user),

@@ -41,6 +41,9 @@ pub struct SqlStore {
     pub(crate) caches: Caches,
     /// SQLite's writer queue (see `Tx`); PostgreSQL relies on row locks instead and has none.
     pub(crate) writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite: the read connections used inline (`store::reader`); PostgreSQL reads through the
+    /// pool.
+    pub(crate) reader: Option<crate::store::reader::Reader>,
     /// PostgreSQL: the task hearing other nodes' cache invalidations.
     #[allow(dead_code)]
     pub(crate) listener: Option<ListenerTask>,
@@ -83,6 +86,111 @@ impl Default for Caches {
 
 fn err(e: sqlx::Error) -> StoreError {
     map_sqlx(e)
+}
+
+/// A list statement built piece by piece (filters, keyset cursor, page), that runs on the
+/// SQLite reader or through the pool. Its parameters are numbered `$1`, `$2`, … in order.
+struct Select {
+    sql: String,
+    args: Vec<Arg>,
+    /// A filter that may scan far more rows than it returns (a text search): such a statement
+    /// never runs inline, where it would hold up every request on the thread.
+    scans: bool,
+}
+
+enum Arg {
+    Uuid(Uuid),
+    Int(i64),
+    Text(String),
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Uuid(u) => u.to_sql(),
+            Arg::Int(i) => i.to_sql(),
+            Arg::Text(s) => s.to_sql(),
+        }
+    }
+}
+
+impl From<Uuid> for Arg {
+    fn from(u: Uuid) -> Self {
+        Arg::Uuid(u)
+    }
+}
+impl From<i64> for Arg {
+    fn from(i: i64) -> Self {
+        Arg::Int(i)
+    }
+}
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(s)
+    }
+}
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(s.into())
+    }
+}
+
+impl Select {
+    fn new(sql: &str) -> Self {
+        Select {
+            sql: sql.into(),
+            args: Vec::new(),
+            scans: false,
+        }
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends the next parameter's placeholder and its value.
+    fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        self.args.push(value.into());
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Marks the statement as one that may scan (see `scans`).
+    fn scans(&mut self) -> &mut Self {
+        self.scans = true;
+        self
+    }
+
+    fn page(&mut self, page: &Page) -> &mut Self {
+        self.push(" LIMIT ").bind(page.fetch());
+        self.push(" OFFSET ").bind(page.offset as i64)
+    }
+
+    /// Every row, mapped by `sqlite` on the reader, or decoded by sqlx through the pool.
+    async fn fetch_all<T>(
+        self,
+        store: &SqlStore,
+        sqlite: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        if let Some(reader) = store.reader.as_ref().filter(|_| !self.scans) {
+            return reader.rows(&self.sql, rusqlite::params_from_iter(&self.args), sqlite);
+        }
+        // Built only from the constant SQL of this directory and numbered placeholders.
+        let mut q = sqlx::query_as::<Db, T>(sqlx::AssertSqlSafe(self.sql));
+        for a in self.args {
+            q = match a {
+                Arg::Uuid(u) => q.bind(u),
+                Arg::Int(i) => q.bind(i),
+                Arg::Text(s) => q.bind(s),
+            };
+        }
+        q.fetch_all(&store.pool).await.map_err(err)
+    }
 }
 
 fn push_page(q: &mut QueryBuilder<Db>, page: &Page) {

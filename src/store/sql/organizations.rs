@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::authz::{Actor, Role};
@@ -18,7 +18,7 @@ use crate::store::{
 use super::engine::{Db, LOCK_USER, now_ms};
 use super::members::insert_membership;
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
-use super::{SqlStore, err, push_page};
+use super::{Select, SqlStore, err};
 
 macro_rules! org_view_select {
     () => {
@@ -119,6 +119,62 @@ struct OrgViewRow {
     project_count: i64,
     application_count: i64,
     role: Option<String>,
+}
+
+impl OrgRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use crate::store::reader::Columns;
+        Ok(OrgRow {
+            id: r.uuid("id")?,
+            name: r.get("name")?,
+            slug: r.get("slug")?,
+            description: r.get("description")?,
+            logo_url: r.get("logo_url")?,
+            country_code: r.get("country_code")?,
+            status: r.get("status")?,
+            status_reason: r.get("status_reason")?,
+            verified: r.get("verified")?,
+            owner_id: r.uuid("owner_id")?,
+            managed_by: r.json("managed_by")?,
+            metadata: r.json("metadata")?,
+            service_accounts_can_mint_tokens: r.get("service_accounts_can_mint_tokens")?,
+            created_at: r.ts("created_at")?,
+            updated_at: r.ts("updated_at")?,
+        })
+    }
+}
+
+impl OrgViewRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(OrgViewRow {
+            org: OrgRow::from_sqlite(r)?,
+            owner_username: r.get("owner_username")?,
+            owner_email: r.get("owner_email")?,
+            owner_name: r.get("owner_name")?,
+            member_count: r.get("member_count")?,
+            pending_member_count: r.get("pending_member_count")?,
+            project_count: r.get("project_count")?,
+            application_count: r.get("application_count")?,
+            role: r.get("role")?,
+        })
+    }
+}
+
+/// One organization's view as `viewer` sees it: `ORG_VIEW_BY_ID` or `ORG_VIEW_BY_SLUG` with the
+/// viewer and the key.
+async fn org_view<K>(store: &SqlStore, sql: &'static str, viewer: Uuid, key: K) -> StoreResult<Option<OrgViewRow>>
+where
+    K: rusqlite::ToSql + for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send,
+{
+    match &store.reader {
+        Some(r) => r.row(sql, (viewer, key), OrgViewRow::from_sqlite),
+        None => sqlx::query_as(sql)
+            .bind(viewer)
+            .bind(key)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(err),
+    }
 }
 
 impl From<OrgViewRow> for Organization {
@@ -268,23 +324,10 @@ pub(super) async fn organization_access(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<OrgViewRow> = match key {
-        OrgKey::Id(id) => {
-            sqlx::query_as(ORG_VIEW_BY_ID)
-                .bind(user)
-                .bind(*id)
-                .fetch_optional(&store.pool)
-                .await
-        }
-        OrgKey::Slug(slug) => {
-            sqlx::query_as(ORG_VIEW_BY_SLUG)
-                .bind(user)
-                .bind(slug)
-                .fetch_optional(&store.pool)
-                .await
-        }
-    }
-    .map_err(err)?;
+    let row = match key {
+        OrgKey::Id(id) => org_view(store, ORG_VIEW_BY_ID, user, *id).await?,
+        OrgKey::Slug(slug) => org_view(store, ORG_VIEW_BY_SLUG, user, slug.as_str()).await?,
+    };
     let access = row.map(|r| {
         let organization = Organization::from(r);
         OrgAccessRow {
@@ -315,13 +358,9 @@ pub(super) async fn organization(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<OrgViewRow> = sqlx::query_as(ORG_VIEW_BY_ID)
-        .bind(viewer)
-        .bind(id)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(err)?;
-    let org = row.map(Organization::from);
+    let org = org_view(store, ORG_VIEW_BY_ID, viewer, id)
+        .await?
+        .map(Organization::from);
     if let Some(o) = &org {
         store.caches.organization.put(
             (id, viewer),
@@ -343,49 +382,41 @@ pub(super) async fn list_organizations(
         return Ok(hit);
     }
     let stamp = crate::store::cache::begin();
-    let mut q = QueryBuilder::<Db>::new(org_view_select!());
+    let mut q = Select::new(org_view_select!());
     match f.member {
         Some(member) => {
-            q.push("JOIN memberships m ON m.organization_id = o.id AND m.user_id = ");
-            q.push_bind(member);
+            q.push("JOIN memberships m ON m.organization_id = o.id AND m.user_id = ")
+                .bind(member);
         }
         None => {
-            q.push("LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = ");
-            q.push_bind(f.viewer);
+            q.push("LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = ")
+                .bind(f.viewer);
         }
     }
     q.push(" WHERE 1 = 1");
     if let Some(only) = f.only {
-        q.push(" AND o.id = ");
-        q.push_bind(only);
+        q.push(" AND o.id = ").bind(only);
     }
     if let Some(name) = &f.name {
-        q.push(" AND lower(o.name) LIKE ");
-        q.push_bind(like_pattern(name));
-        q.push(" ESCAPE '\\'");
+        q.push(" AND lower(o.name) LIKE ")
+            .bind(like_pattern(name))
+            .push(" ESCAPE '\\'")
+            .scans();
     }
     if let Some(owner) = f.owner_id {
-        q.push(" AND o.owner_id = ");
-        q.push_bind(owner);
+        q.push(" AND o.owner_id = ").bind(owner).scans();
     }
     if let Some(status) = f.status {
-        q.push(" AND o.status = ");
-        q.push_bind(status.as_str());
+        q.push(" AND o.status = ").bind(status.as_str()).scans();
     }
     if f.active_only {
         q.push(" AND o.status = 'active'");
     }
     if let Some(Cursor::Id(after)) = page.after {
-        q.push(" AND o.id > ");
-        q.push_bind(after);
+        q.push(" AND o.id > ").bind(after);
     }
-    q.push(" ORDER BY o.id");
-    push_page(&mut q, page);
-    let rows: Vec<OrgViewRow> = q
-        .build_query_as()
-        .fetch_all(&store.pool)
-        .await
-        .map_err(err)?;
+    q.push(" ORDER BY o.id").page(page);
+    let rows = q.fetch_all(store, OrgViewRow::from_sqlite).await?;
     let orgs: Vec<Organization> = rows.into_iter().map(Organization::from).collect();
     {
         use crate::store::cache::Tag;

@@ -22,6 +22,26 @@ struct AuthRow {
     user: User,
 }
 
+const AUTHENTICATE: &str = concat!(
+    "SELECT t.id AS token_id, t.kind, t.organization_id, t.expires_at, t.last_used_at, ",
+    user_columns!(),
+    " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+);
+
+impl AuthRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use crate::store::reader::Columns;
+        Ok(AuthRow {
+            token_id: r.uuid("token_id")?,
+            kind: r.get("kind")?,
+            organization_id: r.opt_uuid("organization_id")?,
+            expires_at: r.opt_ts("expires_at")?,
+            last_used_at: r.opt_ts("last_used_at")?,
+            user: User::from_sqlite(r)?,
+        })
+    }
+}
+
 /// `last_used_at` is written at most once a minute per token, so that reads stay reads.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
@@ -128,15 +148,14 @@ pub(super) async fn authenticate(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<AuthRow> = sqlx::query_as(concat!(
-        "SELECT t.id AS token_id, t.kind, t.organization_id, t.expires_at, t.last_used_at, ",
-        user_columns!(),
-        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
-    ))
-    .bind(&hash[..])
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(err)?;
+    let row: Option<AuthRow> = match &store.reader {
+        Some(r) => r.row(AUTHENTICATE, [&hash[..]], AuthRow::from_sqlite)?,
+        None => sqlx::query_as(AUTHENTICATE)
+            .bind(&hash[..])
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(err)?,
+    };
     let Some(row) = row else { return Ok(None) };
     if row.expires_at.is_some_and(|e| e <= now) || !row.user.is_active {
         return Ok(None);
