@@ -377,6 +377,9 @@ async fn member_lists_filter_search_and_page(app: TestApp) {
         "role=king",
         "offset=-1",
         "colour=red",
+        // An id cursor on a list ordered by joining time.
+        "after=i00000000000000000000000000000000",
+        "limit=5&colour=red",
     ] {
         app.get(&format!("{base}?{bad}"), &owner.token)
             .await

@@ -291,7 +291,10 @@ async fn lists_filter_and_page(app: TestApp) {
         "status=gone",
         "owner_id=nope",
         "after=t1_x",
+        // A well-formed time cursor on a list ordered by id.
+        "after=t1_00000000000000000000000000000000",
         "active_only=maybe",
+        "limit=2&limit=3",
     ] {
         app.get(&format!("/organizations?{bad}"), &alice.token)
             .await

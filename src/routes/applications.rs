@@ -8,8 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::projects::ListQuery;
-use super::{Json, Ok, Path, Query, nullable, ok, page, paged, parse_id};
+use super::{ById, Json, Listing, Ok, Path, nullable, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::OrgContext;
 use crate::domain::paging::Cursor;
@@ -42,19 +41,15 @@ pub struct UpdateApplicationRequest {
 
 /// Applications of the organization (any member).
 #[utoipa::path(get, path = "/organizations/{org}/applications", tag = "applications",
-    params(("org" = String, Path, description = "Organization id or slug"), ListQuery),
+    params(("org" = String, Path, description = "Organization id or slug"), super::PageQuery),
     responses((status = 200, body = Vec<Application>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Query(q): Query<ListQuery>,
+    Listing { page, .. }: Listing<ById>,
 ) -> ApiResult<Response> {
-    let page = page(q.limit, q.offset, q.after.as_deref())?;
-    if matches!(page.after, Some(Cursor::At(..))) {
-        return Err(ApiError::field("after", "is not a valid cursor"));
-    }
     let items = state.store.list_applications(access.id, &page).await?;
     Ok(paged(&uri, &page, items, |a| Cursor::Id(a.id)))
 }

@@ -4,10 +4,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::AuthResponse;
-use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
+use super::{ById, Json, Listing, Ok, Path, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller, OrgContext};
 use crate::authz::Role;
@@ -45,17 +45,6 @@ pub struct AcceptInvitationRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeclineInvitationRequest {
     pub token: String,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct InvitationListQuery {
-    /// 1 to 1000, default 100.
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
-    /// Cursor from the previous page's `Link` header.
-    pub after: Option<String>,
 }
 
 /// An invitation as its inviter sees it right after sending it.
@@ -142,19 +131,15 @@ pub async fn invite(
 
 /// Invitations of the organization (owners and admins).
 #[utoipa::path(get, path = "/organizations/{org}/invitations", tag = "invitations",
-    params(("org" = String, Path, description = "Organization id or slug"), InvitationListQuery),
+    params(("org" = String, Path, description = "Organization id or slug"), super::PageQuery),
     responses((status = 200, body = Vec<Invitation>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Query(q): Query<InvitationListQuery>,
+    Listing { page, .. }: Listing<ById>,
 ) -> ApiResult<Response> {
-    let page = page(q.limit, q.offset, q.after.as_deref())?;
-    if matches!(page.after, Some(Cursor::At(..))) {
-        return Err(ApiError::field("after", "is not a valid cursor"));
-    }
     let items = state.store.list_invitations(access.id, &page).await?;
     let items: Vec<Invitation> = items.into_iter().map(as_seen_by_organization).collect();
     Ok(paged(&uri, &page, items, |i| Cursor::Id(i.id)))

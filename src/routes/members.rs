@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::invitations::{self, SentInvitation};
-use super::{Json, Ok, Path, Query, ok, page, paged, parse_id};
+use super::{Json, Listing, Ok, Path, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::{Caller, OrgAccess, OrgContext};
 use crate::authz::Role;
@@ -24,11 +24,10 @@ pub struct MemberListQuery {
     pub role: Option<Role>,
     /// Substring of username, email or name, case-insensitive.
     pub q: Option<String>,
-    /// 1 to 1000, default 100.
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
-    /// Cursor from the previous page's `Link` header.
-    pub after: Option<String>,
+}
+
+impl super::ListFilters for MemberListQuery {
+    const ORDER: super::Order = super::Order::Added;
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,19 +61,15 @@ pub struct ToggleAdminResponse {
 
 /// Members of the organization (any member).
 #[utoipa::path(get, path = "/organizations/{org}/members", tag = "members",
-    params(("org" = String, Path, description = "Organization id or slug"), MemberListQuery),
+    params(("org" = String, Path, description = "Organization id or slug"), MemberListQuery, super::PageQuery),
     responses((status = 200, body = Vec<Member>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Query(q): Query<MemberListQuery>,
+    Listing { page, filters: q }: Listing<MemberListQuery>,
 ) -> ApiResult<Response> {
-    let page = page(q.limit, q.offset, q.after.as_deref())?;
-    if matches!(page.after, Some(Cursor::Id(_))) {
-        return Err(ApiError::field("after", "is not a valid cursor"));
-    }
     let filter = MemberFilter {
         role: q.role,
         q: super::search("q", q.q)?,

@@ -218,12 +218,83 @@ pub fn search(field: &str, value: Option<String>) -> Result<Option<String>, ApiE
     }
 }
 
-pub fn page(
-    limit: Option<u32>,
-    offset: Option<u64>,
-    after: Option<&str>,
-) -> Result<Page, ApiError> {
-    Page::parse(limit, offset, after).map_err(|(field, msg)| ApiError::field(field, msg))
+/// The paging parameters every list takes.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 1000, default 100.
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    /// Cursor from the previous page's `Link` header.
+    pub after: Option<String>,
+}
+
+/// How a list is ordered, which decides the cursors it accepts.
+pub enum Order {
+    /// By id: `after` is an id cursor.
+    Id,
+    /// By the time a row was added, then id: `after` is a time cursor.
+    Added,
+}
+
+/// A list's own query parameters (its filters), which name no paging parameter and refuse
+/// unknown ones.
+pub trait ListFilters: serde::de::DeserializeOwned {
+    const ORDER: Order;
+}
+
+/// The query of a list ordered by id with no filters.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ById {}
+
+impl ListFilters for ById {
+    const ORDER: Order = Order::Id;
+}
+
+/// The query of a list ordered by the time its rows were added, with no filters.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByAdded {}
+
+impl ListFilters for ByAdded {
+    const ORDER: Order = Order::Added;
+}
+
+/// A list request's query string: the paging parameters, checked into a `Page` (a cursor of the
+/// other order is refused), and the list's own filters.
+pub struct Listing<F> {
+    pub page: Page,
+    pub filters: F,
+}
+
+impl<S: Send + Sync, F: ListFilters> FromRequestParts<S> for Listing<F> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        let (paging, rest): (Vec<&str>, Vec<&str>) = raw
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .partition(|pair| matches!(pair.split('=').next(), Some("limit" | "offset" | "after")));
+        let invalid = |e: serde_urlencoded::de::Error| {
+            ApiError::invalid(format!("Invalid query string: {}", plain(&e.to_string())))
+        };
+        let q: PageQuery = serde_urlencoded::from_str(&paging.join("&")).map_err(invalid)?;
+        let filters: F = serde_urlencoded::from_str(&rest.join("&")).map_err(invalid)?;
+        let page = Page::parse(q.limit, q.offset, q.after.as_deref())
+            .map_err(|(field, msg)| ApiError::field(field, msg))?;
+        match (F::ORDER, &page.after) {
+            (Order::Id, Some(Cursor::At(..))) | (Order::Added, Some(Cursor::Id(_))) => {
+                Err(ApiError::field("after", "is not a valid cursor"))
+            }
+            _ => Ok(Listing { page, filters }),
+        }
+    }
 }
 
 /// A list response: the bare array, and a `Link: <…>; rel="next"` header when more items exist.

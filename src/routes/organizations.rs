@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Json, Ok, Query, nullable, ok, page, paged};
+use super::{Json, Listing, Ok, Query, nullable, ok, paged};
 use crate::AppState;
 use crate::auth::{Caller, OrgContext};
 use crate::domain::paging::{Cursor, Page};
@@ -81,11 +81,10 @@ pub struct OrgListQuery {
     pub status: Option<OrgStatus>,
     /// Only organizations whose status is `active`.
     pub active_only: Option<bool>,
-    /// 1 to 1000, default 100.
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
-    /// Cursor from the previous page's `Link` header.
-    pub after: Option<String>,
+}
+
+impl super::ListFilters for OrgListQuery {
+    const ORDER: super::Order = super::Order::Id;
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -96,25 +95,16 @@ pub struct OrgGetQuery {
     pub include: Option<String>,
 }
 
-fn id_cursor(page: &Page) -> ApiResult<()> {
-    if matches!(page.after, Some(Cursor::At(..))) {
-        return Err(ApiError::field("after", "is not a valid cursor"));
-    }
-    Ok(())
-}
-
 /// Organizations the caller belongs to (a superuser sees all).
-#[utoipa::path(get, path = "/organizations", tag = "organizations", params(OrgListQuery),
+#[utoipa::path(get, path = "/organizations", tag = "organizations", params(OrgListQuery, super::PageQuery),
     responses((status = 200, body = Vec<Organization>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Query(q): Query<OrgListQuery>,
+    Listing { page, filters: q }: Listing<OrgListQuery>,
 ) -> ApiResult<Response> {
-    let page = page(q.limit, q.offset, q.after.as_deref())?;
-    id_cursor(&page)?;
     let filter = OrgFilter {
         member: (!caller.is_superuser()).then_some(caller.user.id),
         viewer: caller.user.id,

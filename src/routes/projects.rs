@@ -6,13 +6,13 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Json, Ok, Path, Query, nullable, ok, page, paged, parse_id};
+use super::{ByAdded, ById, Json, Listing, Ok, Path, nullable, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::{OrgAccess, OrgContext};
-use crate::domain::paging::{Cursor, Page};
+use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::store::{Project, ProjectMember, ProjectPatch, ProjectRole};
@@ -52,30 +52,6 @@ pub struct UpdateProjectMemberRequest {
     pub role: ProjectRole,
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1 to 1000, default 100.
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
-    /// Cursor from the previous page's `Link` header.
-    pub after: Option<String>,
-}
-
-fn list_page(q: &ListQuery, keyed_by_id: bool) -> ApiResult<Page> {
-    let page = page(q.limit, q.offset, q.after.as_deref())?;
-    match page.after {
-        Some(Cursor::At(..)) if keyed_by_id => {
-            Err(ApiError::field("after", "is not a valid cursor"))
-        }
-        Some(Cursor::Id(_)) if !keyed_by_id => {
-            Err(ApiError::field("after", "is not a valid cursor"))
-        }
-        _ => Ok(page),
-    }
-}
-
 async fn project_id(state: &AppState, access: &OrgAccess, raw: &str) -> ApiResult<Uuid> {
     let id = parse_id(raw, "Project")?;
     state
@@ -88,16 +64,15 @@ async fn project_id(state: &AppState, access: &OrgAccess, raw: &str) -> ApiResul
 
 /// Projects of the organization (any member).
 #[utoipa::path(get, path = "/organizations/{org}/projects", tag = "projects",
-    params(("org" = String, Path, description = "Organization id or slug"), ListQuery),
+    params(("org" = String, Path, description = "Organization id or slug"), super::PageQuery),
     responses((status = 200, body = Vec<Project>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,
     uri: Uri,
-    Query(q): Query<ListQuery>,
+    Listing { page, .. }: Listing<ById>,
 ) -> ApiResult<Response> {
-    let page = list_page(&q, true)?;
     let items = state.store.list_projects(access.id, &page).await?;
     Ok(paged(&uri, &page, items, |p| Cursor::Id(p.id)))
 }
@@ -195,7 +170,7 @@ pub async fn delete(
 
 /// Members of a project (any organization member).
 #[utoipa::path(get, path = "/organizations/{org}/projects/{id}/members", tag = "projects",
-    params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Project id"), ListQuery),
+    params(("org" = String, Path, description = "Organization id or slug"), ("id" = String, Path, description = "Project id"), super::PageQuery),
     responses((status = 200, body = Vec<ProjectMember>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_members(
@@ -203,10 +178,9 @@ pub async fn list_members(
     OrgContext { access, .. }: OrgContext,
     uri: Uri,
     Path((_org, id)): Path<(String, String)>,
-    Query(q): Query<ListQuery>,
+    Listing { page, .. }: Listing<ByAdded>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "Project")?;
-    let page = list_page(&q, false)?;
     let items = state
         .store
         .list_project_members(access.id, id, &page)

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Json, Ok, Path, Query, nullable, ok, page, paged, parse_id};
+use super::{Json, Listing, Ok, Path, nullable, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::{Caller, SuperuserCaller};
 use crate::domain::paging::Cursor;
@@ -92,11 +92,10 @@ pub struct UpdateUserRequest {
 pub struct UserListQuery {
     /// Substring of username, email or name, case-insensitive.
     pub q: Option<String>,
-    /// 1 to 1000, default 100.
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
-    /// Cursor from the previous page's `Link` header.
-    pub after: Option<String>,
+}
+
+impl super::ListFilters for UserListQuery {
+    const ORDER: super::Order = super::Order::Id;
 }
 
 /// Validates the profile fields shared by `PATCH /users/me` and `PATCH /users/{user}`.
@@ -191,19 +190,15 @@ pub async fn change_password(
 }
 
 /// List users (superusers).
-#[utoipa::path(get, path = "/users", tag = "users", params(UserListQuery),
+#[utoipa::path(get, path = "/users", tag = "users", params(UserListQuery, super::PageQuery),
     responses((status = 200, body = Vec<User>, headers(("link" = String, description = "RFC 8288 next page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     _: SuperuserCaller,
     uri: Uri,
-    Query(q): Query<UserListQuery>,
+    Listing { page, filters: q }: Listing<UserListQuery>,
 ) -> ApiResult<Response> {
-    let page = page(q.limit, q.offset, q.after.as_deref())?;
-    if matches!(page.after, Some(Cursor::At(..))) {
-        return Err(ApiError::field("after", "is not a valid cursor"));
-    }
     let search = super::search("q", q.q)?;
     let users = state.store.list_users(search.as_deref(), &page).await?;
     Ok(paged(&uri, &page, users, |u| Cursor::Id(u.id)))
