@@ -175,11 +175,7 @@ impl Columns for Row<'_> {
             }
         };
         serde_json::from_slice(bytes).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                idx,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            )
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
         })
     }
 }

@@ -2,8 +2,8 @@
 //! organization view with its counts (both cached), changes and deletion.
 
 use serde_json::Value;
-use sqlx::types::Json;
 use sqlx::FromRow;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::authz::{Actor, Role};
@@ -162,7 +162,12 @@ impl OrgViewRow {
 
 /// One organization's view as `viewer` sees it: `ORG_VIEW_BY_ID` or `ORG_VIEW_BY_SLUG` with the
 /// viewer and the key.
-async fn org_view<K>(store: &SqlStore, sql: &'static str, viewer: Uuid, key: K) -> StoreResult<Option<OrgViewRow>>
+async fn org_view<K>(
+    store: &SqlStore,
+    sql: &'static str,
+    viewer: Uuid,
+    key: K,
+) -> StoreResult<Option<OrgViewRow>>
 where
     K: rusqlite::ToSql + for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send,
 {
