@@ -4,7 +4,8 @@
 Reads BENCH_OUT/results.tsv (one row per measurement; a re-measured suite/workload keeps its
 last row), BENCH_OUT/meta.tsv (seed times, memory, settings) and BENCH_OUT/env.txt. A run with
 any non-2xx response or socket error is shown as FAILED, never as a figure. Ratios are against
-the baselines measured in the same run. Suites are "<engine>-<size>" for the main pass and
+the baselines measured in the same run; the "Driver comparison" table divides the driver rows
+(B1s, B2s, B2t) by their references. Suites are "<engine>-<size>" for the main pass and
 "<engine>-<size>-cacheoff" for the read workloads re-run with ORGD_CACHE_TTL_MS=0.
 """
 import csv
@@ -27,9 +28,19 @@ WORKLOADS = {
 BASELINES = {
     "B0": "axum hello JSON",
     "B1": "axum + one SQLite primary-key lookup, 1M rows",
+    "B1s": "B1 through sqlx (SqlitePool of {pool}, configured like orgd's)",
     "B2": "pgbench -S -M prepared (tps), same PostgreSQL cluster",
+    "B2s": "axum + one pgbench_accounts lookup through sqlx (PgPool of {pool}, configured like orgd's)",
+    "B2t": "axum + one pgbench_accounts lookup through tokio-postgres ({pool} clients, round-robin)",
     "B3": "axum + one single-row SQLite UPDATE in its own transaction (WAL, synchronous=NORMAL), 1M rows",
 }
+# Driver comparison: (row, reference, what the ratio says)
+DRIVER_PAIRS = [
+    ("B1s", "B1", "sqlx-sqlite against rusqlite inline on the worker"),
+    ("B2t", "B2", "axum + tokio-postgres against pgbench alone"),
+    ("B2s", "B2", "axum + sqlx-postgres against pgbench alone"),
+    ("B2s", "B2t", "sqlx-postgres against tokio-postgres"),
+]
 CACHE_OFF = "-cacheoff"
 SIZES = {"small": "1,000 orgs x 10", "large": "50,000 orgs x 20"}
 P99_MAX_MS = 5.0
@@ -148,14 +159,35 @@ def main():
     p("|---|---|---:|---:|---:|---:|")
     for key in sorted(base):
         r = base[key]
-        p(f"| {r['workload']} | {BASELINES.get(key, '')} | {fmt_rate(r)} | {r['p50_ms']} | {r['p99_ms']} "
+        what = BASELINES.get(key, "").replace("{pool}", meta.get("driver_pool", "?"))
+        p(f"| {r['workload']} | {what} | {fmt_rate(r)} | {r['p50_ms']} | {r['p99_ms']} "
           f"| {r['foreign_cpu_pct']} |")
     p()
+
+    pairs = [(a, b, why) for a, b, why in DRIVER_PAIRS if a in base and b in base]
+    if pairs:
+        p("## Driver comparison")
+        p()
+        p("The same lookup through different database drivers, same run, same load and pinning. "
+          "ratio = req/s / the reference's req/s (B2 is pgbench tps, with PostgreSQL alone on the "
+          "server core; in B2s and B2t the axum server shares that core with it).")
+        p()
+        p("| row | reference | comparison | req/s | p50 ms | p99 ms | reference req/s | ratio |")
+        p("|---|---|---|---:|---:|---:|---:|---:|")
+        for a, b, why in pairs:
+            r = base[a]
+            p(f"| {a} | {b} | {why} | {fmt_rate(r)} | {r['p50_ms']} | {r['p99_ms']} | {fmt_rate(base[b])} "
+              f"| {ratio(base_rps(a), base_rps(b))} |")
+        p()
 
     # rows of orgd in report order: engine, size, cache on before off, then the run order
     order = {k: i for i, k in enumerate(rows)}
     orgd = sorted(((s, w, r) for (s, w), r in rows.items() if s != "baseline"),
                   key=lambda t: (suite_order(t[0]), order[(t[0], t[1])]))
+    if not orgd:
+        p("No orgd rows: this run measured the baselines only"
+          + (" (`BENCH_BASELINES_ONLY=1`)." if meta.get("baselines_only") == "1" else "."))
+        return
 
     p("## orgd")
     p()

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # orgd load benchmark, one command: builds orgd and the baseline server, measures the
-# "physical limit" baselines, then seeds and drives orgd on SQLite and PostgreSQL at two sizes
-# with wrk, and writes a markdown table with ratios against the same run's baselines.
+# "physical limit" baselines (with the database-driver comparison), then seeds and drives orgd
+# on SQLite and PostgreSQL at two sizes with wrk, and writes a markdown table with ratios against
+# the same run's baselines.
 #
 #   bench/run.sh                          full run (~10 min on 2 idle cores)
 #   BENCH_QUICK=1 bench/run.sh            smoke test: 3 s runs, small size, SQLite only
 #   BENCH_ENGINES=sqlite BENCH_SIZES=large bench/run.sh
+#   BENCH_BASELINES_ONLY=1 BENCH_ENGINES="sqlite postgres" bench/run.sh   baselines and drivers only
 #
 # Knobs (env):
 #   BENCH_ENGINES    "sqlite postgres"     engines to run
@@ -23,6 +25,10 @@
 #   LOADGEN_CPUS     0     CPU list for wrk and pgbench
 #   BENCH_OUT        /tmp/orgd-bench/<timestamp>   raw outputs, results.tsv, meta.tsv
 #   BENCH_REPORT     bench/results/latest.md (quick mode: bench/results/quick.md)
+#   BENCH_DRIVER_POOL 16                   connections of each pooled driver in the baselines B1s,
+#                                          B2s and B2t (orgd's default pool size)
+#   BENCH_BASELINES_ONLY 0                 1 = measure the baselines only: no orgd build, no orgd
+#                                          runs (BENCH_ENGINES still selects the PostgreSQL rows)
 #   BENCH_ORGD_ENV   extra environment for `orgd serve` (both passes); with ORGD_CACHE_TTL_MS=0
 #                    in it the main pass is the cache-off pass and no second pass runs
 #   BENCH_QUICK      1 = BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RETRIES=0 and, unless set,
@@ -43,6 +49,9 @@ BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8}"
 BENCH_CALLERS="${BENCH_CALLERS:-400}"
 BENCH_W8_WRITE_PCTS="${BENCH_W8_WRITE_PCTS:-0 1 5}"
 BENCH_CACHE_OFF="${BENCH_CACHE_OFF:-1}"
+BENCH_DRIVER_POOL="${BENCH_DRIVER_POOL:-16}"
+BENCH_BASELINES_ONLY="${BENCH_BASELINES_ONLY:-0}"
+PGBENCH_SCALE=10  # pgbench -i -s 10: 1,000,000 pgbench_accounts rows
 BENCH_REPORT="${BENCH_REPORT:-$HERE/results/latest.md}"
 export BENCH_OUT="${BENCH_OUT:-/tmp/orgd-bench/$(date +%Y%m%d-%H%M%S)}"
 export BENCH_ROOT_PID=$$
@@ -53,6 +62,8 @@ declare -A SIZE_ARGS=(
 for s in $BENCH_SIZES; do [ -n "${SIZE_ARGS[$s]:-}" ] || { echo "unknown size $s (small, large)" >&2; exit 2; }; done
 for e in $BENCH_ENGINES; do case "$e" in sqlite | postgres) ;; *) echo "unknown engine $e (sqlite, postgres)" >&2; exit 2 ;; esac; done
 for w in $BENCH_WORKLOADS; do case "$w" in W[1-8]) ;; *) echo "unknown workload $w (W1 ... W8)" >&2; exit 2 ;; esac; done
+[[ "$BENCH_DRIVER_POOL" =~ ^[1-9][0-9]*$ ]] || { echo "bad BENCH_DRIVER_POOL '$BENCH_DRIVER_POOL' (a positive number)" >&2; exit 2; }
+case "$BENCH_BASELINES_ONLY" in 0 | 1) ;; *) echo "bad BENCH_BASELINES_ONLY '$BENCH_BASELINES_ONLY' (0, 1)" >&2; exit 2 ;; esac
 for p in $BENCH_W8_WRITE_PCTS; do [[ "$p" =~ ^[0-9]+$ && "$p" -le 100 ]] || { echo "bad W8 write % $p (0 ... 100)" >&2; exit 2; }; done
 if [[ " $BENCH_WORKLOADS " == *" W8 "* ]] && ! [[ "$BENCH_CALLERS" =~ ^[0-9]+$ && "$BENCH_CALLERS" -ge "${BENCH_THREADS:-2}" ]]; then
   echo "W8 needs BENCH_CALLERS >= BENCH_THREADS (${BENCH_THREADS:-2}), not '$BENCH_CALLERS'" >&2; exit 2
@@ -109,6 +120,8 @@ trap 'exit 130' INT TERM
 } >"$BENCH_OUT/env.txt"
 meta settings "wrk -t$BENCH_THREADS -c$BENCH_CONNS -d$BENCH_DURATION --timeout $BENCH_TIMEOUT, warm-up $BENCH_WARMUP; server on CPU $SERVER_CPUS, load generator on CPU $LOADGEN_CPUS"
 meta quick "${BENCH_QUICK:-0}"
+meta driver_pool "$BENCH_DRIVER_POOL"
+meta baselines_only "$BENCH_BASELINES_ONLY"
 ORGD_EXTRA_ENV=(); [ -n "${BENCH_ORGD_ENV:-}" ] && read -r -a ORGD_EXTRA_ENV <<<"$BENCH_ORGD_ENV"
 meta orgd_env "ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false${BENCH_ORGD_ENV:+ $BENCH_ORGD_ENV}"
 # The main pass runs with orgd's read cache unless BENCH_ORGD_ENV switches it off; the cache-off
@@ -122,8 +135,10 @@ meta main_cache "$MAIN_CACHE"
 meta cache_off_pass "$BENCH_CACHE_OFF"
 
 # --- builds ------------------------------------------------------------------------------------
-echo "== building orgd (cargo build --release)"
-(cd "$ROOT" && cargo build --release) >"$BENCH_OUT/build-orgd.log" 2>&1 || { tail -20 "$BENCH_OUT/build-orgd.log" >&2; exit 1; }
+if [ "$BENCH_BASELINES_ONLY" = 0 ]; then
+  echo "== building orgd (cargo build --release)"
+  (cd "$ROOT" && cargo build --release) >"$BENCH_OUT/build-orgd.log" 2>&1 || { tail -20 "$BENCH_OUT/build-orgd.log" >&2; exit 1; }
+fi
 ORGD="$ROOT/target/release/orgd"
 echo "== building the baseline server (bench/baseline)"
 locked=(); [ -f "$HERE/baseline/Cargo.lock" ] && locked=(--locked)
@@ -144,18 +159,32 @@ if [ ! -f "$ITEMS_DB" ]; then
   mkdir -p "$(dirname "$ITEMS_DB")"
   "$BASELINE" seed "$ITEMS_DB.$$" 1000000 >/dev/null && mv "$ITEMS_DB.$$" "$ITEMS_DB"
 fi
-port="$(free_port)"
-taskset -c "$SERVER_CPUS" "$BASELINE" serve "127.0.0.1:$port" "$ITEMS_DB" >"$BENCH_OUT/baseline-server.log" 2>&1 9>&- &
-BASE_PID=$!; export SERVER_PIDS="$BASE_PID"
-echo "== baselines (axum server pid $BASE_PID on CPU $SERVER_CPUS)"
-wait_http "http://127.0.0.1:$port/json"
-wrk_run baseline B0_axum_hello_json "http://127.0.0.1:$port/json" get.lua
-BENCH_ROWS=1000000 wrk_run baseline B1_axum_sqlite_pk_1M "http://127.0.0.1:$port/" random-item.lua
-BENCH_ROWS=1000000 wrk_run baseline B3_axum_sqlite_update_1M "http://127.0.0.1:$port/" random-item-update.lua
-stop_pid "$BASE_PID"; BASE_PID=""
+# The pgbench database serves B2 and the PostgreSQL driver rows B2s and B2t.
+pg_args=()
 if [ "$want_pg" = 1 ]; then
   url="$("$PG" url pgbench)"
-  pgbench -i -q -s 10 "$url" >"$BENCH_OUT/raw/pgbench-init.txt" 2>&1  # 1,000,000 pgbench_accounts rows
+  pgbench -i -q -s "$PGBENCH_SCALE" "$url" >"$BENCH_OUT/raw/pgbench-init.txt" 2>&1
+  pg_args=(--pg "$url")
+fi
+port="$(free_port)"
+taskset -c "$SERVER_CPUS" "$BASELINE" serve "127.0.0.1:$port" "$ITEMS_DB" --pool "$BENCH_DRIVER_POOL" "${pg_args[@]}" \
+  >"$BENCH_OUT/baseline-server.log" 2>&1 9>&- &
+BASE_PID=$!; export SERVER_PIDS="$BASE_PID"
+echo "== baselines (axum server pid $BASE_PID on CPU $SERVER_CPUS; driver pools of $BENCH_DRIVER_POOL connections)"
+wait_http "http://127.0.0.1:$port/json" || { tail -5 "$BENCH_OUT/baseline-server.log" >&2; exit 1; }
+wrk_run baseline B0_axum_hello_json "http://127.0.0.1:$port/json" get.lua
+BENCH_ROWS=1000000 wrk_run baseline B1_axum_sqlite_pk_1M "http://127.0.0.1:$port/" random-item.lua
+BENCH_ROWS=1000000 BENCH_ITEM_PATH=/sqlx/item/ wrk_run baseline B1s_axum_sqlx_sqlite_pk_1M "http://127.0.0.1:$port/" random-item.lua
+BENCH_ROWS=1000000 wrk_run baseline B3_axum_sqlite_update_1M "http://127.0.0.1:$port/" random-item-update.lua
+if [ "$want_pg" = 1 ]; then
+  accounts=$((PGBENCH_SCALE * 100000))
+  BENCH_ROWS="$accounts" BENCH_ITEM_PATH=/pg/sqlx/ \
+    wrk_run baseline "B2s_axum_sqlx_pg_pk_pool$BENCH_DRIVER_POOL" "http://127.0.0.1:$port/" random-item.lua
+  BENCH_ROWS="$accounts" BENCH_ITEM_PATH=/pg/tokio/ \
+    wrk_run baseline "B2t_axum_tokio_postgres_pk_pool$BENCH_DRIVER_POOL" "http://127.0.0.1:$port/" random-item.lua
+fi
+stop_pid "$BASE_PID"; BASE_PID=""
+if [ "$want_pg" = 1 ]; then
   pgbench_run baseline "B2_pgbench_S_prepared_c$BENCH_CONNS" "$url" prepared "$BENCH_CONNS"
 fi
 
@@ -248,7 +277,9 @@ READS=""; for wl in $BENCH_WORKLOADS; do is_read "$wl" && READS+="${READS:+ }$wl
 meta callers "$BENCH_CALLERS"
 meta w8_write_pcts "$BENCH_W8_WRITE_PCTS"
 mkdir -p "$BENCH_OUT/data"
+[ "$BENCH_BASELINES_ONLY" = 1 ] && echo "== orgd skipped (BENCH_BASELINES_ONLY=1)"
 for engine in $BENCH_ENGINES; do
+  [ "$BENCH_BASELINES_ONLY" = 1 ] && break
   for size in $BENCH_SIZES; do
     suite="$engine-$size"
     if [ "$engine" = postgres ]; then
