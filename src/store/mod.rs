@@ -13,7 +13,7 @@ use crate::domain::paging::Page;
 
 pub mod cache;
 pub mod postgres;
-pub mod reader;
+pub mod read;
 pub mod sqlite;
 mod types;
 

@@ -10,7 +10,12 @@ use std::time::Duration;
 use sqlx::Pool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::store::read::Reader;
+use crate::store::read::postgres::PgReader;
 use crate::store::{StoreError, StoreResult, map_sqlx};
+
+/// Clients of the PostgreSQL read path.
+const READ_CLIENTS: usize = 4;
 
 use engine::{CHANNEL, Db};
 pub use sql::SqlStore;
@@ -112,12 +117,17 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        // The read path's clients (see `store::read`): few, since each pipelines the queries of
+        // many requests.
+        let reader = PgReader::connect(url, READ_CLIENTS)
+            .await?
+            .map(Reader::Postgres);
         let listener = Some(sql::ListenerTask(tokio::spawn(listen(pool.clone()))));
         Ok(SqlStore {
             pool,
             caches: sql::Caches::default(),
             writer: None,
-            reader: None,
+            reader,
             listener,
         })
     }

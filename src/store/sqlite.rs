@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::store::read::Reader;
+use crate::store::read::sqlite::SqliteReader;
 use crate::store::{StoreError, StoreResult, map_sqlx};
 
 pub use sql::SqlStore;
@@ -87,14 +89,14 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        // One read connection per runtime worker thread (see `store::reader`); an in-memory
+        // One read connection per runtime worker thread (see `store::read`); an in-memory
         // database is private to its connection and reads through the pool.
         let file = options.get_filename();
         let reader = if file.as_os_str() == ":memory:" || url.contains("mode=memory") {
             None
         } else {
             let n = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
-            Some(crate::store::reader::Reader::open(file, n)?)
+            Some(Reader::Sqlite(SqliteReader::open(file, n)?))
         };
         Ok(SqlStore {
             pool,

@@ -15,6 +15,7 @@ use crate::store::{
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
 use super::users::{insert_user, user_in};
 use super::{Select, SqlStore, err};
+use crate::store::read::{Columns, DecodeError, ReadRow};
 
 pub(super) const MEMBER_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, u.name, \
      m.role, m.created_at AS joined_at FROM memberships m JOIN users u ON u.id = m.user_id ";
@@ -33,15 +34,14 @@ pub(super) struct MemberRow {
     joined_at: Timestamp,
 }
 
-impl MemberRow {
-    pub(super) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        use crate::store::reader::Columns;
+impl ReadRow for MemberRow {
+    fn read(r: &impl Columns) -> Result<Self, DecodeError> {
         Ok(MemberRow {
             user_id: r.uuid("user_id")?,
-            username: r.get("username")?,
-            email: r.get("email")?,
-            name: r.get("name")?,
-            role: r.get("role")?,
+            username: r.text("username")?,
+            email: r.text("email")?,
+            name: r.opt_text("name")?,
+            role: r.text("role")?,
             joined_at: r.ts("joined_at")?,
         })
     }
@@ -228,7 +228,7 @@ pub(super) async fn list_members(
             .push("))");
     }
     q.push(" ORDER BY m.created_at, m.user_id").page(page);
-    let rows = q.fetch_all(store, MemberRow::from_sqlite).await?;
+    let rows: Vec<MemberRow> = q.fetch_all(store).await?;
     let members: Vec<Member> = rows.into_iter().map(Member::from).collect();
     store.caches.members.put(
         cache_key,
@@ -245,7 +245,7 @@ pub(super) async fn member(store: &SqlStore, org: Uuid, user: Uuid) -> StoreResu
     }
     let stamp = crate::store::cache::begin();
     let row: Option<MemberRow> = match &store.reader {
-        Some(r) => r.row(MEMBER_BY_USER, (org, user), MemberRow::from_sqlite)?,
+        Some(r) => r.row(MEMBER_BY_USER, &[org.into(), user.into()]).await?,
         None => sqlx::query_as(MEMBER_BY_USER)
             .bind(org)
             .bind(user)

@@ -24,6 +24,7 @@ use crate::store::{
 };
 
 use super::engine::{self, Db};
+use crate::store::read::{Arg, ReadRow};
 
 mod applications;
 mod bulk;
@@ -43,7 +44,7 @@ pub struct SqlStore {
     pub(crate) writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// SQLite: the read connections used inline (`store::reader`); PostgreSQL reads through the
     /// pool.
-    pub(crate) reader: Option<crate::store::reader::Reader>,
+    pub(crate) reader: Option<crate::store::read::Reader>,
     /// PostgreSQL: the task hearing other nodes' cache invalidations.
     #[allow(dead_code)]
     pub(crate) listener: Option<ListenerTask>,
@@ -98,43 +99,6 @@ struct Select {
     scans: bool,
 }
 
-enum Arg {
-    Uuid(Uuid),
-    Int(i64),
-    Text(String),
-}
-
-impl rusqlite::ToSql for Arg {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        match self {
-            Arg::Uuid(u) => u.to_sql(),
-            Arg::Int(i) => i.to_sql(),
-            Arg::Text(s) => s.to_sql(),
-        }
-    }
-}
-
-impl From<Uuid> for Arg {
-    fn from(u: Uuid) -> Self {
-        Arg::Uuid(u)
-    }
-}
-impl From<i64> for Arg {
-    fn from(i: i64) -> Self {
-        Arg::Int(i)
-    }
-}
-impl From<String> for Arg {
-    fn from(s: String) -> Self {
-        Arg::Text(s)
-    }
-}
-impl From<&str> for Arg {
-    fn from(s: &str) -> Self {
-        Arg::Text(s.into())
-    }
-}
-
 impl Select {
     fn new(sql: &str) -> Self {
         Select {
@@ -168,17 +132,13 @@ impl Select {
         self.push(" OFFSET ").bind(page.offset as i64)
     }
 
-    /// Every row, mapped by `sqlite` on the reader, or decoded by sqlx through the pool.
-    async fn fetch_all<T>(
-        self,
-        store: &SqlStore,
-        sqlite: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> StoreResult<Vec<T>>
+    /// Every row, on the store's read path, or through the pool.
+    async fn fetch_all<T>(self, store: &SqlStore) -> StoreResult<Vec<T>>
     where
-        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+        T: ReadRow + for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
     {
         if let Some(reader) = store.reader.as_ref().filter(|_| !self.scans) {
-            return reader.rows(&self.sql, rusqlite::params_from_iter(&self.args), sqlite);
+            return reader.rows(&self.sql, &self.args).await;
         }
         // Built only from the constant SQL of this directory and numbered placeholders.
         let mut q = sqlx::query_as::<Db, T>(sqlx::AssertSqlSafe(self.sql));
@@ -187,6 +147,7 @@ impl Select {
                 Arg::Uuid(u) => q.bind(u),
                 Arg::Int(i) => q.bind(i),
                 Arg::Text(s) => q.bind(s),
+                Arg::Bytes(b) => q.bind(b),
             };
         }
         q.fetch_all(&store.pool).await.map_err(err)

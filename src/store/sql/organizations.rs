@@ -15,10 +15,11 @@ use crate::store::{
     OwnerSummary, StoreError, StoreResult, like_pattern,
 };
 
-use super::engine::{Db, LOCK_USER, now_ms};
+use super::engine::{LOCK_USER, now_ms};
 use super::members::insert_membership;
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
 use super::{Select, SqlStore, err};
+use crate::store::read::{Arg, Columns, DecodeError, ReadRow};
 
 macro_rules! org_view_select {
     () => {
@@ -121,65 +122,66 @@ struct OrgViewRow {
     role: Option<String>,
 }
 
-impl OrgRow {
-    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        use crate::store::reader::Columns;
+impl ReadRow for OrgRow {
+    fn read(r: &impl Columns) -> Result<Self, DecodeError> {
         Ok(OrgRow {
             id: r.uuid("id")?,
-            name: r.get("name")?,
-            slug: r.get("slug")?,
-            description: r.get("description")?,
-            logo_url: r.get("logo_url")?,
-            country_code: r.get("country_code")?,
-            status: r.get("status")?,
-            status_reason: r.get("status_reason")?,
-            verified: r.get("verified")?,
+            name: r.text("name")?,
+            slug: r.text("slug")?,
+            description: r.opt_text("description")?,
+            logo_url: r.opt_text("logo_url")?,
+            country_code: r.opt_text("country_code")?,
+            status: r.text("status")?,
+            status_reason: r.opt_text("status_reason")?,
+            verified: r.boolean("verified")?,
             owner_id: r.uuid("owner_id")?,
             managed_by: r.json("managed_by")?,
             metadata: r.json("metadata")?,
-            service_accounts_can_mint_tokens: r.get("service_accounts_can_mint_tokens")?,
+            service_accounts_can_mint_tokens: r.boolean("service_accounts_can_mint_tokens")?,
             created_at: r.ts("created_at")?,
             updated_at: r.ts("updated_at")?,
         })
     }
 }
 
-impl OrgViewRow {
-    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl ReadRow for OrgViewRow {
+    fn read(r: &impl Columns) -> Result<Self, DecodeError> {
         Ok(OrgViewRow {
-            org: OrgRow::from_sqlite(r)?,
-            owner_username: r.get("owner_username")?,
-            owner_email: r.get("owner_email")?,
-            owner_name: r.get("owner_name")?,
-            member_count: r.get("member_count")?,
-            pending_member_count: r.get("pending_member_count")?,
-            project_count: r.get("project_count")?,
-            application_count: r.get("application_count")?,
-            role: r.get("role")?,
+            org: OrgRow::read(r)?,
+            owner_username: r.text("owner_username")?,
+            owner_email: r.text("owner_email")?,
+            owner_name: r.opt_text("owner_name")?,
+            member_count: r.int("member_count")?,
+            pending_member_count: r.int("pending_member_count")?,
+            project_count: r.int("project_count")?,
+            application_count: r.int("application_count")?,
+            role: r.opt_text("role")?,
         })
     }
 }
 
 /// One organization's view as `viewer` sees it: `ORG_VIEW_BY_ID` or `ORG_VIEW_BY_SLUG` with the
 /// viewer and the key.
-async fn org_view<K>(
+async fn org_view(
     store: &SqlStore,
     sql: &'static str,
     viewer: Uuid,
-    key: K,
-) -> StoreResult<Option<OrgViewRow>>
-where
-    K: rusqlite::ToSql + for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send,
-{
-    match &store.reader {
-        Some(r) => r.row(sql, (viewer, key), OrgViewRow::from_sqlite),
-        None => sqlx::query_as(sql)
-            .bind(viewer)
-            .bind(key)
-            .fetch_optional(&store.pool)
-            .await
-            .map_err(err),
+    key: Arg,
+) -> StoreResult<Option<OrgViewRow>> {
+    if let Some(r) = &store.reader {
+        return r.row(sql, &[viewer.into(), key]).await;
     }
+    let q = sqlx::query_as(sql).bind(viewer);
+    let q = match key {
+        Arg::Uuid(id) => q.bind(id),
+        Arg::Text(slug) => q.bind(slug),
+        other => {
+            return Err(StoreError::Internal(format!(
+                "not an organization key: {other:?}"
+            )));
+        }
+    };
+    q.fetch_optional(&store.pool).await.map_err(err)
 }
 
 impl From<OrgViewRow> for Organization {
@@ -330,8 +332,8 @@ pub(super) async fn organization_access(
     }
     let stamp = crate::store::cache::begin();
     let row = match key {
-        OrgKey::Id(id) => org_view(store, ORG_VIEW_BY_ID, user, *id).await?,
-        OrgKey::Slug(slug) => org_view(store, ORG_VIEW_BY_SLUG, user, slug.as_str()).await?,
+        OrgKey::Id(id) => org_view(store, ORG_VIEW_BY_ID, user, (*id).into()).await?,
+        OrgKey::Slug(slug) => org_view(store, ORG_VIEW_BY_SLUG, user, slug.as_str().into()).await?,
     };
     let access = row.map(|r| {
         let organization = Organization::from(r);
@@ -363,7 +365,7 @@ pub(super) async fn organization(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let org = org_view(store, ORG_VIEW_BY_ID, viewer, id)
+    let org = org_view(store, ORG_VIEW_BY_ID, viewer, id.into())
         .await?
         .map(Organization::from);
     if let Some(o) = &org {
@@ -421,7 +423,7 @@ pub(super) async fn list_organizations(
         q.push(" AND o.id > ").bind(after);
     }
     q.push(" ORDER BY o.id").page(page);
-    let rows = q.fetch_all(store, OrgViewRow::from_sqlite).await?;
+    let rows: Vec<OrgViewRow> = q.fetch_all(store).await?;
     let orgs: Vec<Organization> = rows.into_iter().map(Organization::from).collect();
     {
         use crate::store::cache::Tag;

@@ -10,6 +10,7 @@ use super::engine::Db;
 use super::tx::{Tx, begin_write, commit, lock_org, role_of};
 use super::users::user_columns;
 use super::{SqlStore, err};
+use crate::store::read::{Arg, Columns, DecodeError, ReadRow};
 
 #[derive(FromRow)]
 struct AuthRow {
@@ -28,16 +29,15 @@ const AUTHENTICATE: &str = concat!(
     " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
 );
 
-impl AuthRow {
-    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        use crate::store::reader::Columns;
+impl ReadRow for AuthRow {
+    fn read(r: &impl Columns) -> Result<Self, DecodeError> {
         Ok(AuthRow {
             token_id: r.uuid("token_id")?,
-            kind: r.get("kind")?,
+            kind: r.text("kind")?,
             organization_id: r.opt_uuid("organization_id")?,
             expires_at: r.opt_ts("expires_at")?,
             last_used_at: r.opt_ts("last_used_at")?,
-            user: User::from_sqlite(r)?,
+            user: User::read(r)?,
         })
     }
 }
@@ -149,7 +149,7 @@ pub(super) async fn authenticate(
     }
     let stamp = crate::store::cache::begin();
     let row: Option<AuthRow> = match &store.reader {
-        Some(r) => r.row(AUTHENTICATE, [&hash[..]], AuthRow::from_sqlite)?,
+        Some(r) => r.row(AUTHENTICATE, &[Arg::from(&hash[..])]).await?,
         None => sqlx::query_as(AUTHENTICATE)
             .bind(&hash[..])
             .fetch_optional(&store.pool)
