@@ -121,7 +121,7 @@ impl SqlStore {
         // many requests.
         let reader = PgReader::connect(url, READ_CLIENTS)
             .await?
-            .map(Reader::Postgres);
+            .map(|r| Reader::Postgres(Box::new(r)));
         let listener = Some(sql::ListenerTask(tokio::spawn(listen(pool.clone()))));
         Ok(SqlStore {
             pool,

@@ -25,7 +25,7 @@ pub mod sqlite;
 /// The fast read path of a store, when it has one.
 pub enum Reader {
     Sqlite(sqlite::SqliteReader),
-    Postgres(postgres::PgReader),
+    Postgres(Box<postgres::PgReader>),
 }
 
 impl Reader {
