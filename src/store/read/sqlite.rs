@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 use uuid::Uuid;
@@ -37,6 +38,10 @@ impl SqliteReader {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(Duration::from_secs(10))?;
+                // Plans stay as prepared: without this, SQLite (built with STAT4) prepares a
+                // statement again whenever a parameter compared to an indexed column is
+                // re-bound, which is every run.
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
                 conn.set_prepared_statement_cache_capacity(64);
                 Ok(Mutex::new(conn))
             })
@@ -68,11 +73,12 @@ impl SqliteReader {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(sql).map_err(map_rusqlite)?;
             debug_assert!(numbered_in_order(&stmt), "{sql}");
+            let names = column_names(&stmt);
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(args))
                 .map_err(map_rusqlite)?;
             match rows.next().map_err(map_rusqlite)? {
-                Some(row) => Ok(Some(T::read(row)?)),
+                Some(row) => Ok(Some(T::read(&Named { row, names: &names })?)),
                 None => Ok(None),
             }
         })
@@ -83,12 +89,13 @@ impl SqliteReader {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(sql).map_err(map_rusqlite)?;
             debug_assert!(numbered_in_order(&stmt), "{sql}");
+            let names = column_names(&stmt);
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(args))
                 .map_err(map_rusqlite)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(map_rusqlite)? {
-                out.push(T::read(row)?);
+                out.push(T::read(&Named { row, names: &names })?);
             }
             Ok(out)
         })
@@ -144,31 +151,58 @@ fn decode(col: &str, e: impl std::fmt::Display) -> DecodeError {
     DecodeError(format!("{col}: {e}"))
 }
 
-impl Columns for Row<'_> {
+/// The statement's column names, read once per statement run: rusqlite looks a name up by asking
+/// SQLite for every column's name again, for every column of every row.
+fn column_names(stmt: &rusqlite::Statement<'_>) -> Vec<String> {
+    stmt.column_names().into_iter().map(String::from).collect()
+}
+
+/// A row with its statement's column names.
+struct Named<'a> {
+    row: &'a Row<'a>,
+    names: &'a [String],
+}
+
+impl Named<'_> {
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> Result<T, DecodeError> {
+        let idx = self.index(col)?;
+        self.row.get(idx).map_err(|e| decode(col, e))
+    }
+
+    fn index(&self, col: &str) -> Result<usize, DecodeError> {
+        self.names
+            .iter()
+            .position(|n| n == col)
+            .ok_or_else(|| decode(col, "no such column"))
+    }
+}
+
+impl Columns for Named<'_> {
     fn uuid(&self, col: &str) -> Result<Uuid, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     fn int(&self, col: &str) -> Result<i64, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     fn opt_int(&self, col: &str) -> Result<Option<i64>, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     fn boolean(&self, col: &str) -> Result<bool, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     fn text(&self, col: &str) -> Result<String, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     fn opt_text(&self, col: &str) -> Result<Option<String>, DecodeError> {
-        self.get(col).map_err(|e| decode(col, e))
+        self.get(col)
     }
     /// sqlx writes JSON to SQLite as text.
     fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> Result<T, DecodeError> {
-        match self.get_ref(col).map_err(|e| decode(col, e))? {
+        let idx = self.index(col)?;
+        match self.row.get_ref(idx).map_err(|e| decode(col, e))? {
             ValueRef::Text(b) | ValueRef::Blob(b) => {
                 serde_json::from_slice(b).map_err(|e| decode(col, e))
             }
