@@ -122,6 +122,11 @@ impl SqlStore {
         let reader = PgReader::connect(url, READ_CLIENTS)
             .await?
             .map(|r| Reader::Postgres(Box::new(r)));
+        if reader.is_none() {
+            tracing::info!(
+                "reads go through the connection pool: the URL asks for TLS, which only the pool speaks"
+            );
+        }
         let listener = Some(sql::ListenerTask(tokio::spawn(listen(pool.clone()))));
         Ok(SqlStore {
             pool,

@@ -205,3 +205,24 @@ impl Columns for Row {
         serde_json::from_value(value).map_err(|e| decode(col, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(url: &str) -> bool {
+        plain_is_fine(&url.parse::<Config>().unwrap())
+    }
+
+    #[test]
+    fn plain_tcp_only_where_sqlx_would_not_use_tls_either() {
+        assert!(plain("postgres://u@127.0.0.1:5432/db"));
+        assert!(plain("postgres://u@localhost/db"));
+        assert!(plain("postgres://u@[::1]:5432/db"));
+        assert!(plain("postgres://u@db.internal/db?sslmode=disable"));
+        assert!(plain("postgresql://u@%2Fvar%2Frun%2Fpostgresql/db"));
+        assert!(!plain("postgres://u@db.internal/db"));
+        assert!(!plain("postgres://u@10.0.0.5/db?sslmode=prefer"));
+        assert!(!plain("postgres://u@127.0.0.1/db?sslmode=require"));
+    }
+}
