@@ -43,7 +43,7 @@ pub fn check_role_change(
     acting_on_self: bool,
     current: Role,
     new: Role,
-    owners: i64,
+    owners: Option<i64>,
 ) -> Result<(), Refusal> {
     if actor < Role::Admin {
         return Err(Refusal::Forbidden(
@@ -58,7 +58,8 @@ pub fn check_role_change(
     if acting_on_self && new > current {
         return Err(Refusal::Forbidden("Members cannot raise their own role"));
     }
-    if current == Role::Owner && new != Role::Owner && owners <= 1 {
+    // The owners are counted only when an owner steps down; uncounted, the change is refused.
+    if current == Role::Owner && new != Role::Owner && owners.is_none_or(|n| n <= 1) {
         return Err(Refusal::LastOwner);
     }
     Ok(())
@@ -135,29 +136,33 @@ mod tests {
 
     #[test]
     fn role_changes() {
-        assert!(check_role_change(Admin, false, Member, Admin, 1).is_ok());
+        assert!(check_role_change(Admin, false, Member, Admin, None).is_ok());
         assert!(matches!(
-            check_role_change(Admin, false, Owner, Member, 2),
+            check_role_change(Admin, false, Owner, Member, Some(2)),
             Err(Refusal::Forbidden(_))
         ));
         assert!(matches!(
-            check_role_change(Admin, false, Member, Owner, 2),
+            check_role_change(Admin, false, Member, Owner, Some(2)),
             Err(Refusal::Forbidden(_))
         ));
         assert!(matches!(
-            check_role_change(Member, true, Member, Admin, 1),
+            check_role_change(Member, true, Member, Admin, None),
             Err(Refusal::Forbidden(_))
         ));
         assert!(matches!(
-            check_role_change(Admin, true, Admin, Owner, 1),
+            check_role_change(Admin, true, Admin, Owner, None),
             Err(Refusal::Forbidden(_))
         ));
         assert_eq!(
-            check_role_change(Owner, true, Owner, Admin, 1),
+            check_role_change(Owner, true, Owner, Admin, Some(1)),
             Err(Refusal::LastOwner)
         );
-        assert!(check_role_change(Owner, true, Owner, Admin, 2).is_ok());
-        assert!(check_role_change(Owner, false, Member, Owner, 1).is_ok());
+        assert_eq!(
+            check_role_change(Owner, false, Owner, Member, None),
+            Err(Refusal::LastOwner)
+        );
+        assert!(check_role_change(Owner, true, Owner, Admin, Some(2)).is_ok());
+        assert!(check_role_change(Owner, false, Member, Owner, None).is_ok());
     }
 
     #[test]

@@ -349,14 +349,24 @@ pub(super) async fn change_member_role(
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
     let actor_role = actor_role(&mut tx, org, actor).await?;
-    let current = role_of(&mut tx, org, user)
-        .await?
-        .ok_or(StoreError::NotFound("Member"))?;
+    let mut member: Member = sqlx::query_as::<_, MemberRow>(MEMBER_BY_USER)
+        .bind(org)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?
+        .ok_or(StoreError::NotFound("Member"))?
+        .into();
+    let current = member.role;
     let new = match change {
         RoleChange::Set(role) => role,
         RoleChange::ToggleAdmin => rules::toggled(current)?,
     };
-    let owners = owner_count(&mut tx, org).await?;
+    let owners = if current == Role::Owner && new != Role::Owner {
+        Some(owner_count(&mut tx, org).await?)
+    } else {
+        None
+    };
     rules::check_role_change(actor_role, actor.id() == user, current, new, owners)?;
     if new != current {
         sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
@@ -369,8 +379,9 @@ pub(super) async fn change_member_role(
         if current == Role::Owner {
             hand_over_primary_owner(&mut tx, org, user).await?;
         }
+        member.role = new;
+        member.admin = new.is_admin();
     }
-    let member = member_in(&mut tx, org, user).await?;
     commit(tx).await?;
     Ok(member)
 }
