@@ -123,6 +123,19 @@ pub(super) async fn insert_membership(
     role: Role,
     joined: Timestamp,
 ) -> StoreResult<()> {
+    insert_membership_row(tx, org, user, role, joined).await?;
+    recount_members(tx, org).await
+}
+
+/// The membership row alone: the caller keeps `member_count` right itself (a new organization
+/// counts its owner in the row it inserts).
+pub(super) async fn insert_membership_row(
+    tx: &mut Tx,
+    org: Uuid,
+    user: Uuid,
+    role: Role,
+    joined: Timestamp,
+) -> StoreResult<()> {
     tx.touch(crate::store::cache::Tag::User(user));
     sqlx::query(
         "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
@@ -134,7 +147,7 @@ pub(super) async fn insert_membership(
     .execute(&mut **tx)
     .await
     .map_err(err)?;
-    recount_members(tx, org).await
+    Ok(())
 }
 
 /// Sets the organization's kept `member_count` (active members) from its memberships. A recount

@@ -16,7 +16,7 @@ use crate::store::{
 };
 
 use super::engine::{LOCK_USER, now_ms};
-use super::members::insert_membership;
+use super::members::insert_membership_row;
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
 use super::{Select, SqlStore, err};
 use crate::store::read::{Arg, Columns, DecodeError, ReadRow};
@@ -294,8 +294,9 @@ pub(super) async fn create_organization(
     let now = Timestamp::now();
     sqlx::query(
         "INSERT INTO organizations (id, name, slug, description, logo_url, country_code, status, \
-         verified, owner_id, managed_by, metadata, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $11)",
+         verified, owner_id, managed_by, metadata, created_at, updated_at, member_count) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $11, \
+         (SELECT COUNT(*) FROM users WHERE id = $8 AND is_active))",
     )
     .bind(id)
     .bind(&new.name)
@@ -311,7 +312,7 @@ pub(super) async fn create_organization(
     .execute(&mut *tx)
     .await
     .map_err(err)?;
-    insert_membership(&mut tx, id, new.owner_id, Role::Owner, now).await?;
+    insert_membership_row(&mut tx, id, new.owner_id, Role::Owner, now).await?;
     commit(tx).await?;
     Ok(id)
 }
