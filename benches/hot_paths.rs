@@ -85,7 +85,7 @@ mod authorization {
             black_box(false),
             black_box(Role::Member),
             black_box(Role::Admin),
-            black_box(1),
+            black_box(None),
         )
         .is_ok()
     }
@@ -98,7 +98,7 @@ mod authorization {
             black_box(true),
             black_box(Role::Owner),
             black_box(Role::Member),
-            black_box(1),
+            black_box(Some(1)),
         )
         .is_ok()
     }
