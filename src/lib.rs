@@ -13,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
 pub mod authz;
+pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod error;

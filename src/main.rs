@@ -61,6 +61,20 @@ enum Admin {
         #[arg(long, default_value_t = 0)]
         callers: u64,
     },
+    /// Write a consistent copy of the SQLite database to FILE while orgd keeps serving
+    /// (PostgreSQL: use pg_dump)
+    Backup {
+        /// The new backup file; must not exist
+        file: PathBuf,
+    },
+    /// Replace the SQLite database with a backup made by `orgd admin backup` (stop orgd first)
+    Restore {
+        /// The backup file
+        file: PathBuf,
+        /// Replace a database that exists already
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -107,6 +121,21 @@ async fn run(cli: Cli) -> Result<(), String> {
         );
         return Ok(());
     }
+    match &cli.command {
+        Command::Admin(Admin::Backup { file }) => {
+            let db = orgd::backup::sqlite_file(&config.database_url)?;
+            let s = orgd::backup::backup(&db, file)?;
+            println!("backup written: {}", describe(&s));
+            return Ok(());
+        }
+        Command::Admin(Admin::Restore { file, force }) => {
+            let db = orgd::backup::sqlite_file(&config.database_url)?;
+            let s = orgd::backup::restore(file, &db, *force, orgd::backup::known_schema_version())?;
+            println!("database restored: {}", describe(&s));
+            return Ok(());
+        }
+        _ => {}
+    }
     init_logging(&config.log_format);
     orgd::store::cache::set_ttl(config.cache_ttl_ms);
     if let Some(url) = &config.smtp_url {
@@ -117,7 +146,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     match cli.command {
-        Command::Openapi => Ok(()),
+        Command::Openapi
+        | Command::Admin(Admin::Backup { .. })
+        | Command::Admin(Admin::Restore { .. }) => Ok(()),
         Command::Migrate => {
             tracing::info!("migrations applied");
             Ok(())
@@ -214,6 +245,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
     }
+}
+
+fn describe(s: &orgd::backup::Summary) -> String {
+    format!(
+        "{} ({} bytes, schema version {}, {} users, {} organizations, {} memberships)",
+        s.file.display(),
+        s.bytes,
+        s.schema_version,
+        s.users,
+        s.organizations,
+        s.memberships
+    )
 }
 
 fn main() -> ExitCode {

@@ -16,6 +16,9 @@ use crate::store::{StoreError, StoreResult, map_sqlx};
 
 pub use sql::SqlStore;
 
+/// The SQLite migrations, embedded.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
 // Mounted by both engine modules on purpose: one source, compiled once per engine.
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]
@@ -85,7 +88,7 @@ impl SqlStore {
             .connect_with(options.clone())
             .await
             .map_err(map_sqlx)?;
-        sqlx::migrate!("migrations/sqlite")
+        MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
