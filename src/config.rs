@@ -9,95 +9,120 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
+/// The settings of the operator commands (`migrate`, `admin …`): which database to open.
+#[derive(Debug, Default, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Directory of the embedded database [default: the working directory]
+    #[arg(long, env = "ORGD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://FILE` or `postgres://…` [default: sqlite://DATA_DIR/orgd.db]
+    #[arg(long, env = "ORGD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Size of the database connection pool [default: 16]
+    #[arg(long, env = "ORGD_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+}
+
+impl From<DatabaseArgs> for Settings {
+    fn from(d: DatabaseArgs) -> Settings {
+        Settings {
+            data_dir: d.data_dir,
+            database_url: d.database_url,
+            database_max_connections: d.database_max_connections,
+            ..Settings::default()
+        }
+    }
+}
+
 /// Settings that can come from the file, the environment or flags.
 #[derive(Debug, Default, Clone, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "ORGD_LISTEN", global = true)]
+    #[arg(long, env = "ORGD_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Directory of the embedded database [default: the working directory]
-    #[arg(long, env = "ORGD_DATA_DIR", global = true)]
+    #[arg(long, env = "ORGD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// `sqlite://FILE` or `postgres://…` [default: sqlite://DATA_DIR/orgd.db]
-    #[arg(long, env = "ORGD_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(long, env = "ORGD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Size of the database connection pool [default: 16]
-    #[arg(long, env = "ORGD_DATABASE_MAX_CONNECTIONS", global = true)]
+    #[arg(long, env = "ORGD_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
     /// Whether anyone may sign up [default: true]
-    #[arg(long, env = "ORGD_SIGNUP_ENABLED", global = true)]
+    #[arg(long, env = "ORGD_SIGNUP_ENABLED")]
     pub signup_enabled: Option<bool>,
     /// Cap on organizations a user may be the primary owner of, checked at creation [default: unlimited]
-    #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER", global = true)]
+    #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER")]
     pub max_organizations_per_user: Option<u32>,
     /// Lifetime of a session token in seconds [default: 1209600, 14 days]
-    #[arg(long, env = "ORGD_SESSION_LIFETIME_SECS", global = true)]
+    #[arg(long, env = "ORGD_SESSION_LIFETIME_SECS")]
     pub session_lifetime_secs: Option<u64>,
     /// Largest accepted request body in bytes [default: 1048576]
-    #[arg(long, env = "ORGD_BODY_LIMIT_BYTES", global = true)]
+    #[arg(long, env = "ORGD_BODY_LIMIT_BYTES")]
     pub body_limit_bytes: Option<usize>,
     /// Password hashes computed at once; further logins wait briefly, then get 503 [default: CPU count]
-    #[arg(long, env = "ORGD_PASSWORD_HASH_CONCURRENCY", global = true)]
+    #[arg(long, env = "ORGD_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
     /// How long a password operation waits for a hashing slot before 503 [default: 5000]
-    #[arg(long, env = "ORGD_PASSWORD_HASH_QUEUE_MS", global = true)]
+    #[arg(long, env = "ORGD_PASSWORD_HASH_QUEUE_MS")]
     pub password_hash_queue_ms: Option<u64>,
     /// How long this node may serve a read from its cache, in ms; its own writes invalidate at
     /// once, other nodes' within this time; 0 switches caching off [default: 1000]
-    #[arg(long, env = "ORGD_CACHE_TTL_MS", global = true)]
+    #[arg(long, env = "ORGD_CACHE_TTL_MS")]
     pub cache_ttl_ms: Option<u64>,
     /// `text` or `json` [default: text]
-    #[arg(long, env = "ORGD_LOG_FORMAT", global = true)]
+    #[arg(long, env = "ORGD_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// Lifetime of an invitation in seconds [default: 604800, 7 days]
-    #[arg(long, env = "ORGD_INVITATION_LIFETIME_SECS", global = true)]
+    #[arg(long, env = "ORGD_INVITATION_LIFETIME_SECS")]
     pub invitation_lifetime_secs: Option<u64>,
     /// The accept link sent to invitees; `{token}` is replaced by the invitation token
     /// [default: http://LISTEN/invitations/accept?token={token}]
-    #[arg(long, env = "ORGD_INVITATION_URL", global = true)]
+    #[arg(long, env = "ORGD_INVITATION_URL")]
     pub invitation_url: Option<String>,
     /// The password-reset link sent by email; `{token}` is replaced by the reset token
     /// [default: http://LISTEN/auth/password-reset/confirm?token={token}]
-    #[arg(long, env = "ORGD_PASSWORD_RESET_URL", global = true)]
+    #[arg(long, env = "ORGD_PASSWORD_RESET_URL")]
     pub password_reset_url: Option<String>,
     /// Adding an existing account to an organization sends it an invitation instead of adding
     /// it directly, and member-adding answers do not reveal the account's email [default: false]
-    #[arg(long, env = "ORGD_MEMBER_ADD_REQUIRES_CONSENT", global = true)]
+    #[arg(long, env = "ORGD_MEMBER_ADD_REQUIRES_CONSENT")]
     pub member_add_requires_consent: Option<bool>,
     /// Mail server: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS) or `smtps://user:pass@host:465` (TLS). Unset: accept links are logged and
     /// returned to the inviter once.
-    #[arg(long, env = "ORGD_SMTP_URL", global = true, hide_env_values = true)]
+    #[arg(long, env = "ORGD_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// Sender of invitation emails [default: orgd <no-reply@localhost>]
-    #[arg(long, env = "ORGD_SMTP_FROM", global = true)]
+    #[arg(long, env = "ORGD_SMTP_FROM")]
     pub smtp_from: Option<String>,
     /// First retry delay after a failed delivery, doubled per attempt up to an hour [default: 30]
-    #[arg(long, env = "ORGD_SMTP_RETRY_SECS", global = true)]
+    #[arg(long, env = "ORGD_SMTP_RETRY_SECS")]
     pub smtp_retry_secs: Option<u64>,
     /// Whether the rate limits below apply [default: true]
-    #[arg(long, env = "ORGD_RATE_LIMITS_ENABLED", global = true)]
+    #[arg(long, env = "ORGD_RATE_LIMITS_ENABLED")]
     pub rate_limits_enabled: Option<bool>,
     /// Login attempts per client address per minute [default: 60]
-    #[arg(long, env = "ORGD_LOGIN_ATTEMPTS_PER_MINUTE", global = true)]
+    #[arg(long, env = "ORGD_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub login_attempts_per_minute: Option<u32>,
     /// Failed logins per account and client address per 15 minutes before further attempts from
     /// that address get 429 [default: 10]
-    #[arg(long, env = "ORGD_LOGIN_FAILURES_PER_ACCOUNT", global = true)]
+    #[arg(long, env = "ORGD_LOGIN_FAILURES_PER_ACCOUNT")]
     pub login_failures_per_account: Option<u32>,
     /// Sign-ups per client address per hour [default: 30]
-    #[arg(long, env = "ORGD_SIGNUPS_PER_HOUR", global = true)]
+    #[arg(long, env = "ORGD_SIGNUPS_PER_HOUR")]
     pub signups_per_hour: Option<u32>,
     /// Password-reset requests per client address per hour [default: 20]
-    #[arg(long, env = "ORGD_PASSWORD_RESETS_PER_HOUR", global = true)]
+    #[arg(long, env = "ORGD_PASSWORD_RESETS_PER_HOUR")]
     pub password_resets_per_hour: Option<u32>,
     /// Invitations an account may send per hour [default: 500]
-    #[arg(long, env = "ORGD_INVITATIONS_PER_HOUR", global = true)]
+    #[arg(long, env = "ORGD_INVITATIONS_PER_HOUR")]
     pub invitations_per_hour: Option<u32>,
     /// Take the client address from the first `X-Forwarded-For` hop (behind a trusted proxy
     /// only) [default: false]
-    #[arg(long, env = "ORGD_TRUST_FORWARDED_FOR", global = true)]
+    #[arg(long, env = "ORGD_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: Option<bool>,
 }
 

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use orgd::config::{Config, Settings};
+use orgd::config::{Config, DatabaseArgs, Settings};
 use orgd::store::{NewUser, connect};
 use orgd::{AppState, app, domain::validate};
 
@@ -12,8 +12,6 @@ struct Cli {
     /// TOML configuration file
     #[arg(long, env = "ORGD_CONFIG", global = true)]
     config: Option<PathBuf>,
-    #[command(flatten)]
-    settings: Settings,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,9 +19,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (applies pending migrations first)
-    Serve,
+    Serve {
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
     /// Apply pending migrations and exit
-    Migrate,
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Print the OpenAPI document
     Openapi,
     /// Operator tasks
@@ -35,14 +39,20 @@ enum Command {
 enum Admin {
     /// Create an account, e.g. the first superuser
     CreateUser {
+        /// The account's email address
         #[arg(long)]
         email: String,
+        /// Its password (better from the environment, out of the shell history)
         #[arg(long, env = "ORGD_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
+        /// Its username [default: derived from the email]
         #[arg(long)]
         username: Option<String>,
+        /// Make it a superuser, who manages every user and organization
         #[arg(long)]
         superuser: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
     /// Bulk-generate organizations, users and memberships for load tests; prints the callers'
     /// tokens as JSON
@@ -60,12 +70,16 @@ enum Admin {
         /// their own (listed under `callers`)
         #[arg(long, default_value_t = 0)]
         callers: u64,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
     /// Write a consistent copy of the SQLite database to FILE while orgd keeps serving
     /// (PostgreSQL: use pg_dump)
     Backup {
         /// The new backup file; must not exist
         file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
     /// Replace the SQLite database with a backup made by `orgd admin backup` (stop orgd first)
     Restore {
@@ -74,14 +88,35 @@ enum Admin {
         /// Replace a database that exists already
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
+}
+
+impl Command {
+    /// The settings given on the command line or in the environment, for this command.
+    fn settings(&self) -> Settings {
+        match self {
+            Command::Serve { settings } => (**settings).clone(),
+            Command::Openapi => Settings::default(),
+            Command::Migrate { db }
+            | Command::Admin(
+                Admin::CreateUser { db, .. }
+                | Admin::Seed { db, .. }
+                | Admin::Backup { db, .. }
+                | Admin::Restore { db, .. },
+            ) => db.clone().into(),
+        }
+    }
 }
 
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORGD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Colour only for a person at a terminal, never into a file or a log collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
@@ -113,26 +148,22 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let config = Config::load(cli.config.as_deref(), cli.settings)?;
+    let config = Config::load(cli.config.as_deref(), cli.command.settings())?;
     if let Command::Openapi = cli.command {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&orgd::openapi()).map_err(|e| e.to_string())?
+        return print_out(
+            &serde_json::to_string_pretty(&orgd::openapi()).map_err(|e| e.to_string())?,
         );
-        return Ok(());
     }
     match &cli.command {
-        Command::Admin(Admin::Backup { file }) => {
+        Command::Admin(Admin::Backup { file, .. }) => {
             let db = orgd::backup::sqlite_file(&config.database_url)?;
             let s = orgd::backup::backup(&db, file)?;
-            println!("backup written: {}", describe(&s));
-            return Ok(());
+            return print_out(&format!("backup written: {}", describe(&s)));
         }
-        Command::Admin(Admin::Restore { file, force }) => {
+        Command::Admin(Admin::Restore { file, force, .. }) => {
             let db = orgd::backup::sqlite_file(&config.database_url)?;
             let s = orgd::backup::restore(file, &db, *force, orgd::backup::known_schema_version())?;
-            println!("database restored: {}", describe(&s));
-            return Ok(());
+            return print_out(&format!("database restored: {}", describe(&s)));
         }
         _ => {}
     }
@@ -149,7 +180,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Openapi
         | Command::Admin(Admin::Backup { .. })
         | Command::Admin(Admin::Restore { .. }) => Ok(()),
-        Command::Migrate => {
+        Command::Migrate { .. } => {
             tracing::info!("migrations applied");
             Ok(())
         }
@@ -158,6 +189,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             password,
             username,
             superuser,
+            ..
         }) => {
             let email = validate::email(&email).map_err(|m| format!("--email {m}"))?;
             let password = validate::password(&password).map_err(|m| format!("--password {m}"))?;
@@ -181,19 +213,19 @@ async fn run(cli: Cli) -> Result<(), String> {
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            println!(
+            print_out(&format!(
                 "created user {} ({}){}",
                 user.username,
                 user.id,
                 if superuser { ", superuser" } else { "" }
-            );
-            Ok(())
+            ))
         }
         Command::Admin(Admin::Seed {
             orgs,
             members_per_org,
             users,
             callers,
+            ..
         }) => {
             use std::io::Write;
             let state = AppState::new(store.clone(), config.clone())?;
@@ -223,13 +255,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
             eprintln!("\nseeded in {:.1}s", started.elapsed().as_secs_f64());
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-            );
-            Ok(())
+            print_out(&serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
         }
-        Command::Serve => {
+        Command::Serve { .. } => {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -244,6 +272,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())
         }
+    }
+}
+
+/// Writes a line to stdout. A reader that went away (`orgd openapi | head`) is not an error.
+fn print_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 
