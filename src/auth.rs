@@ -192,6 +192,7 @@ impl FromRequestParts<AppState> for Caller {
         if auth.kind != kind {
             return Err(ApiError::unauthenticated());
         }
+        crate::request_id::CallerSlot::record(&parts.extensions, auth.user.id);
         Ok(Caller {
             user: auth.user,
             token_id: auth.token_id,

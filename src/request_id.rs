@@ -1,9 +1,11 @@
 //! `X-Request-Id`: echoed when the client sends a sane one, generated otherwise; available to
-//! error bodies through a task-local, and logged with every request.
+//! error bodies through a task-local, and logged with every request together with the client's
+//! address and, once authentication knows it, the caller's id (never a token).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -27,7 +29,21 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-pub async fn layer(req: Request, next: Next) -> Response {
+/// Who made the request, filled in by authentication (the `Caller` extractor, a login) and logged
+/// with the request.
+#[derive(Clone, Default)]
+pub struct CallerSlot(Arc<OnceLock<uuid::Uuid>>);
+
+impl CallerSlot {
+    /// Records `id` as the request's caller, if the request carries a slot.
+    pub fn record(extensions: &axum::http::Extensions, id: uuid::Uuid) {
+        if let Some(slot) = extensions.get::<CallerSlot>() {
+            let _ = slot.0.set(id);
+        }
+    }
+}
+
+pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(HEADER)
@@ -37,6 +53,13 @@ pub async fn layer(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let client = crate::ratelimit::client_ip(
+        req.headers(),
+        req.extensions(),
+        state.config.trust_forwarded_for,
+    );
+    let caller = CallerSlot::default();
+    req.extensions_mut().insert(caller.clone());
     let started = Instant::now();
     let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).await;
     let status = res.status().as_u16();
@@ -45,6 +68,8 @@ pub async fn layer(req: Request, next: Next) -> Response {
         %method,
         %path,
         status,
+        %client,
+        caller = %caller.0.get().map_or_else(|| "-".to_string(), |id| id.to_string()),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );

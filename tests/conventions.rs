@@ -24,6 +24,12 @@ async fn extractor_rejections_use_the_error_body(app: TestApp) {
     app.send(send(Some("application/json"), "[1,2]"))
         .await
         .expect_error(400, "invalid_request");
+    // An array that serde would map onto the request's fields by position is still not an object.
+    app.send(send(Some("application/json"), " [\"Positional\"]"))
+        .await
+        .expect_error(400, "invalid_request");
+    let mine = app.get("/organizations", &alice.token).await;
+    assert_eq!(mine.expect(200).as_array().unwrap().len(), 0);
     app.send(send(Some("application/json"), "{\"name\": 7}"))
         .await
         .expect_error(400, "invalid_request");

@@ -67,6 +67,11 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
         if crate::domain::validate::json_has_nul(&bytes) {
             return Err(ApiError::invalid(NUL_MESSAGE));
         }
+        // Every request body is an object. serde would also fill a struct from an array, by
+        // position (`[null, null]` as the first two fields), which the contract never allows.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid("The request body must be a JSON object"));
+        }
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Json(value))
     }
