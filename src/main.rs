@@ -54,6 +54,21 @@ enum Admin {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Set an account's password (a forgotten one, or an account provisioned without one) and end
+    /// its sessions
+    SetPassword {
+        /// The account's email or username
+        #[arg(long)]
+        login: String,
+        /// The new password (better from the environment, out of the shell history)
+        #[arg(long, env = "ORGD_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Also revoke the account's personal access tokens, not only its sessions
+        #[arg(long)]
+        revoke_tokens: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Bulk-generate organizations, users and memberships for load tests; prints the callers'
     /// tokens as JSON
     Seed {
@@ -102,6 +117,7 @@ impl Command {
             Command::Migrate { db }
             | Command::Admin(
                 Admin::CreateUser { db, .. }
+                | Admin::SetPassword { db, .. }
                 | Admin::Seed { db, .. }
                 | Admin::Backup { db, .. }
                 | Admin::Restore { db, .. },
@@ -218,6 +234,41 @@ async fn run(cli: Cli) -> Result<(), String> {
                 user.username,
                 user.id,
                 if superuser { ", superuser" } else { "" }
+            ))
+        }
+        Command::Admin(Admin::SetPassword {
+            login,
+            password,
+            revoke_tokens,
+            ..
+        }) => {
+            let password = validate::password(&password).map_err(|m| format!("--password {m}"))?;
+            let (user, _) = store
+                .user_for_login(&login)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account has the email or username {login}"))?;
+            if user.is_service_account {
+                return Err(format!(
+                    "{} is a service account, which signs in with tokens only",
+                    user.username
+                ));
+            }
+            let state = AppState::new(store.clone(), config.clone())?;
+            let hash = state
+                .passwords
+                .hash(password)
+                .await
+                .map_err(|e| e.message)?;
+            store
+                .set_password(user.id, hash, None, revoke_tokens)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_out(&format!(
+                "password set for {} ({}); its sessions{} are ended",
+                user.username,
+                user.id,
+                if revoke_tokens { " and tokens" } else { "" }
             ))
         }
         Command::Admin(Admin::Seed {

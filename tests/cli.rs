@@ -79,6 +79,11 @@ fn each_subcommand_lists_only_its_own_flags_each_described() {
             &["force", "database-url"],
             &["listen"],
         ),
+        (
+            &["admin", "set-password", "--help"],
+            &["login", "password", "revoke-tokens", "database-url"],
+            &["listen", "smtp-url"],
+        ),
     ];
     for (args, has, lacks) in cases {
         let (ok, help, err) = orgd(args);
