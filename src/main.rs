@@ -208,16 +208,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             ..
         }) => {
             let email = validate::email(&email).map_err(|m| format!("--email {m}"))?;
-            let password = validate::password(&password).map_err(|m| format!("--password {m}"))?;
             if let Some(u) = &username {
                 validate::username(u).map_err(|m| format!("--username {m}"))?;
             }
-            let state = AppState::new(store.clone(), config.clone())?;
-            let hash = state
-                .passwords
-                .hash(password)
-                .await
-                .map_err(|e| e.message)?;
+            let hash = password_hash(&store, &config, &password).await?;
             let user = store
                 .create_user(NewUser {
                     email,
@@ -242,7 +236,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             revoke_tokens,
             ..
         }) => {
-            let password = validate::password(&password).map_err(|m| format!("--password {m}"))?;
+            let hash = password_hash(&store, &config, &password).await?;
             let (user, _) = store
                 .user_for_login(&login)
                 .await
@@ -254,12 +248,6 @@ async fn run(cli: Cli) -> Result<(), String> {
                     user.username
                 ));
             }
-            let state = AppState::new(store.clone(), config.clone())?;
-            let hash = state
-                .passwords
-                .hash(password)
-                .await
-                .map_err(|e| e.message)?;
             store
                 .set_password(user.id, hash, None, revoke_tokens)
                 .await
@@ -324,6 +312,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
     }
+}
+
+/// `--password` checked by the sign-up rules and hashed as the server hashes it.
+async fn password_hash(
+    store: &std::sync::Arc<dyn orgd::store::Store>,
+    config: &Config,
+    password: &str,
+) -> Result<String, String> {
+    let password = validate::password(password).map_err(|m| format!("--password {m}"))?;
+    let state = AppState::new(store.clone(), config.clone())?;
+    state.passwords.hash(password).await.map_err(|e| e.message)
 }
 
 /// Writes a line to stdout. A reader that went away (`orgd openapi | head`) is not an error.

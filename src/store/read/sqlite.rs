@@ -70,22 +70,22 @@ impl SqliteReader {
 
     /// The first row of `sql` with `args`, or `None`.
     pub fn row<T: ReadRow>(&self, sql: &str, args: &[Arg]) -> StoreResult<Option<T>> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare_cached(sql).map_err(map_rusqlite)?;
-            debug_assert!(numbered_in_order(&stmt), "{sql}");
-            let names = column_names(&stmt);
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(args))
-                .map_err(map_rusqlite)?;
-            match rows.next().map_err(map_rusqlite)? {
-                Some(row) => Ok(Some(T::read(&Named { row, names: &names })?)),
-                None => Ok(None),
-            }
-        })
+        self.read(sql, args, Some(1))
+            .map(|rows: Vec<T>| rows.into_iter().next())
     }
 
     /// Every row of `sql` with `args`.
     pub fn rows<T: ReadRow>(&self, sql: &str, args: &[Arg]) -> StoreResult<Vec<T>> {
+        self.read(sql, args, None)
+    }
+
+    /// Up to `limit` rows of `sql` with `args` (all without one).
+    fn read<T: ReadRow>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<T>> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(sql).map_err(map_rusqlite)?;
             debug_assert!(numbered_in_order(&stmt), "{sql}");
@@ -94,7 +94,9 @@ impl SqliteReader {
                 .query(rusqlite::params_from_iter(args))
                 .map_err(map_rusqlite)?;
             let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(map_rusqlite)? {
+            while limit.is_none_or(|n| out.len() < n)
+                && let Some(row) = rows.next().map_err(map_rusqlite)?
+            {
                 out.push(T::read(&Named { row, names: &names })?);
             }
             Ok(out)
