@@ -14,7 +14,7 @@ use crate::store::{
 
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
 use super::users::{insert_user, user_in};
-use super::{Select, SqlStore, err};
+use super::{Select, SqlStore, err, read_row};
 use crate::store::read::{Columns, DecodeError, ReadRow};
 
 pub(super) const MEMBER_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, u.name, \
@@ -257,15 +257,8 @@ pub(super) async fn member(store: &SqlStore, org: Uuid, user: Uuid) -> StoreResu
         return Ok(hit);
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<MemberRow> = match &store.reader {
-        Some(r) => r.row(MEMBER_BY_USER, &[org.into(), user.into()]).await?,
-        None => sqlx::query_as(MEMBER_BY_USER)
-            .bind(org)
-            .bind(user)
-            .fetch_optional(&store.pool)
-            .await
-            .map_err(err)?,
-    };
+    let row: Option<MemberRow> =
+        read_row(store, MEMBER_BY_USER, vec![org.into(), user.into()]).await?;
     let member = row.map(Member::from);
     store.caches.member.put(
         (org, user),

@@ -141,17 +141,40 @@ impl Select {
             return reader.rows(&self.sql, &self.args).await;
         }
         // Built only from the constant SQL of this directory and numbered placeholders.
-        let mut q = sqlx::query_as::<Db, T>(sqlx::AssertSqlSafe(self.sql));
-        for a in self.args {
-            q = match a {
-                Arg::Uuid(u) => q.bind(u),
-                Arg::Int(i) => q.bind(i),
-                Arg::Text(s) => q.bind(s),
-                Arg::Bytes(b) => q.bind(b),
-            };
-        }
-        q.fetch_all(&store.pool).await.map_err(err)
+        bind(sqlx::query_as(sqlx::AssertSqlSafe(self.sql)), self.args)
+            .fetch_all(&store.pool)
+            .await
+            .map_err(err)
     }
+}
+
+type QueryAs<'q, T> = sqlx::query::QueryAs<'q, Db, T, <Db as sqlx::Database>::Arguments>;
+
+/// Binds `args` to `$1`, `$2`, … in order, as the read path binds them.
+fn bind<T>(mut q: QueryAs<'_, T>, args: Vec<Arg>) -> QueryAs<'_, T> {
+    for a in args {
+        q = match a {
+            Arg::Uuid(u) => q.bind(u),
+            Arg::Int(i) => q.bind(i),
+            Arg::Text(s) => q.bind(s),
+            Arg::Bytes(b) => q.bind(b),
+        };
+    }
+    q
+}
+
+/// The first row of `sql` with `args`, on the store's read path, or through the pool.
+async fn read_row<T>(store: &SqlStore, sql: &'static str, args: Vec<Arg>) -> StoreResult<Option<T>>
+where
+    T: ReadRow + for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    if let Some(reader) = &store.reader {
+        return reader.row(sql, &args).await;
+    }
+    bind(sqlx::query_as(sql), args)
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(err)
 }
 
 fn push_page(q: &mut QueryBuilder<Db>, page: &Page) {

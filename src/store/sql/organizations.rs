@@ -18,7 +18,7 @@ use crate::store::{
 use super::engine::{LOCK_USER, now_ms};
 use super::members::insert_membership_row;
 use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
-use super::{Select, SqlStore, err};
+use super::{Select, SqlStore, err, read_row};
 use crate::store::read::{Arg, Columns, DecodeError, ReadRow};
 
 macro_rules! org_view_select {
@@ -168,20 +168,7 @@ async fn org_view(
     viewer: Uuid,
     key: Arg,
 ) -> StoreResult<Option<OrgViewRow>> {
-    if let Some(r) = &store.reader {
-        return r.row(sql, &[viewer.into(), key]).await;
-    }
-    let q = sqlx::query_as(sql).bind(viewer);
-    let q = match key {
-        Arg::Uuid(id) => q.bind(id),
-        Arg::Text(slug) => q.bind(slug),
-        other => {
-            return Err(StoreError::Internal(format!(
-                "not an organization key: {other:?}"
-            )));
-        }
-    };
-    q.fetch_optional(&store.pool).await.map_err(err)
+    read_row(store, sql, vec![viewer.into(), key]).await
 }
 
 impl From<OrgViewRow> for Organization {

@@ -9,8 +9,8 @@ use crate::store::{Authenticated, NewToken, StoreError, StoreResult, TokenInfo, 
 use super::engine::Db;
 use super::tx::{Tx, begin_write, commit, lock_org, role_of};
 use super::users::user_columns;
-use super::{SqlStore, err};
-use crate::store::read::{Arg, Columns, DecodeError, ReadRow};
+use super::{SqlStore, err, read_row};
+use crate::store::read::{Columns, DecodeError, ReadRow};
 
 #[derive(FromRow)]
 struct AuthRow {
@@ -148,14 +148,7 @@ pub(super) async fn authenticate(
         return Ok(Some(hit));
     }
     let stamp = crate::store::cache::begin();
-    let row: Option<AuthRow> = match &store.reader {
-        Some(r) => r.row(AUTHENTICATE, &[Arg::from(&hash[..])]).await?,
-        None => sqlx::query_as(AUTHENTICATE)
-            .bind(&hash[..])
-            .fetch_optional(&store.pool)
-            .await
-            .map_err(err)?,
-    };
+    let row: Option<AuthRow> = read_row(store, AUTHENTICATE, vec![hash[..].into()]).await?;
     let Some(row) = row else { return Ok(None) };
     if row.expires_at.is_some_and(|e| e <= now) || !row.user.is_active {
         return Ok(None);
