@@ -12,11 +12,15 @@
 # Knobs (env):
 #   BENCH_ENGINES    "sqlite postgres"     engines to run
 #   BENCH_SIZES      "small large"         small: 1,000 orgs x 10 members; large: 50,000 x 20 (1M)
-#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7 W8"   (W8 runs once for each of BENCH_W8_WRITE_PCTS)
-#   BENCH_CALLERS    400                   W8's callers: users who own an organization each, with
-#                                          a session token each (orgd admin seed --callers)
+#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7 W8 W9"   (W8 runs once for each of
+#                                          BENCH_W8_WRITE_PCTS; W9 once for each of
+#                                          BENCH_W9_WRITE_PCTS with single checks, then once for
+#                                          each with batches of 20 checks)
+#   BENCH_CALLERS    400                   W8's and W9's callers: users who own an organization
+#                                          each, with a session token each (orgd admin seed --callers)
 #   BENCH_W8_WRITE_PCTS "0 1 5"           W8's write fractions, in % of requests
-#   BENCH_CACHE_OFF  1                     1 = also run the read workloads (W1-W4, W8) against an
+#   BENCH_W9_WRITE_PCTS "0 1"             W9's write fractions (role changes), in % of requests
+#   BENCH_CACHE_OFF  1                     1 = also run the read workloads (W1-W4, W8, W9) against an
 #                                          orgd with ORGD_CACHE_TTL_MS=0, before the main pass;
 #                                          0 = skip that pass
 #   BENCH_DURATION   10s   BENCH_WARMUP 3s   BENCH_CONNS 64   BENCH_THREADS 2   BENCH_TIMEOUT 5s
@@ -34,7 +38,8 @@
 #   BENCH_QUICK      1 = BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RETRIES=0 and, unless set,
 #                    BENCH_ENGINES=sqlite BENCH_SIZES=small
 # Exit status: 0 when every measurement was clean, 3 when some run had a non-2xx response or a
-# socket error (the report shows those as FAILED), other values for setup errors.
+# socket error (the report shows those as FAILED), other values for setup errors (1 also when a
+# W9 preflight gets no 2xx answer: the permission-check route is missing or refuses the request).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -45,9 +50,10 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 BENCH_ENGINES="${BENCH_ENGINES:-sqlite postgres}"
 BENCH_SIZES="${BENCH_SIZES:-small large}"
-BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8}"
+BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8 W9}"
 BENCH_CALLERS="${BENCH_CALLERS:-400}"
 BENCH_W8_WRITE_PCTS="${BENCH_W8_WRITE_PCTS:-0 1 5}"
+BENCH_W9_WRITE_PCTS="${BENCH_W9_WRITE_PCTS:-0 1}"
 BENCH_CACHE_OFF="${BENCH_CACHE_OFF:-1}"
 BENCH_DRIVER_POOL="${BENCH_DRIVER_POOL:-16}"
 BENCH_BASELINES_ONLY="${BENCH_BASELINES_ONLY:-0}"
@@ -61,13 +67,16 @@ declare -A SIZE_ARGS=(
 )
 for s in $BENCH_SIZES; do [ -n "${SIZE_ARGS[$s]:-}" ] || { echo "unknown size $s (small, large)" >&2; exit 2; }; done
 for e in $BENCH_ENGINES; do case "$e" in sqlite | postgres) ;; *) echo "unknown engine $e (sqlite, postgres)" >&2; exit 2 ;; esac; done
-for w in $BENCH_WORKLOADS; do case "$w" in W[1-8]) ;; *) echo "unknown workload $w (W1 ... W8)" >&2; exit 2 ;; esac; done
+for w in $BENCH_WORKLOADS; do case "$w" in W[1-9]) ;; *) echo "unknown workload $w (W1 ... W9)" >&2; exit 2 ;; esac; done
 [[ "$BENCH_DRIVER_POOL" =~ ^[1-9][0-9]*$ ]] || { echo "bad BENCH_DRIVER_POOL '$BENCH_DRIVER_POOL' (a positive number)" >&2; exit 2; }
 case "$BENCH_BASELINES_ONLY" in 0 | 1) ;; *) echo "bad BENCH_BASELINES_ONLY '$BENCH_BASELINES_ONLY' (0, 1)" >&2; exit 2 ;; esac
 for p in $BENCH_W8_WRITE_PCTS; do [[ "$p" =~ ^[0-9]+$ && "$p" -le 100 ]] || { echo "bad W8 write % $p (0 ... 100)" >&2; exit 2; }; done
-if [[ " $BENCH_WORKLOADS " == *" W8 "* ]] && ! [[ "$BENCH_CALLERS" =~ ^[0-9]+$ && "$BENCH_CALLERS" -ge "${BENCH_THREADS:-2}" ]]; then
-  echo "W8 needs BENCH_CALLERS >= BENCH_THREADS (${BENCH_THREADS:-2}), not '$BENCH_CALLERS'" >&2; exit 2
-fi
+for p in $BENCH_W9_WRITE_PCTS; do [[ "$p" =~ ^[0-9]+$ && "$p" -le 100 ]] || { echo "bad W9 write % $p (0 ... 100)" >&2; exit 2; }; done
+for w in W8 W9; do
+  if [[ " $BENCH_WORKLOADS " == *" $w "* ]] && ! [[ "$BENCH_CALLERS" =~ ^[0-9]+$ && "$BENCH_CALLERS" -ge "${BENCH_THREADS:-2}" ]]; then
+    echo "$w needs BENCH_CALLERS >= BENCH_THREADS (${BENCH_THREADS:-2}), not '$BENCH_CALLERS'" >&2; exit 2
+  fi
+done
 want_pg=0; [[ " $BENCH_ENGINES " == *" postgres "* ]] && want_pg=1
 
 # --- prerequisites -----------------------------------------------------------------------------
@@ -199,18 +208,31 @@ for k in sys.argv[2].split("."):
 print("\n".join(map(str, v)) if isinstance(v, list) else v)
 PY
 }
-# preflight NAME METHOD PATH TOKEN [BODY]: one request with curl before the load, logged
+# preflight NAME METHOD PATH TOKEN [BODY]: one request with curl before the load, logged; sets
+# PREFLIGHT_CODE to the HTTP status (000: no answer)
 preflight() {
   local name="$1" method="$2" path="$3" token="$4" body="${5:-}" args=()
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
   [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
   local code
   code="$(curl -s -o "$BENCH_OUT/raw/${suite}__preflight_$name.json" -w '%{http_code}' -X "$method" "${args[@]}" "$BASE$path" || echo 000)"
+  PREFLIGHT_CODE="$code"
   echo "$name $method $path -> $code" >>"$BENCH_OUT/raw/${suite}__preflight.txt"
   case "$code" in 2??) ;; *) echo "   preflight $name: $method $path -> $code $(head -c 200 "$BENCH_OUT/raw/${suite}__preflight_$name.json")" >&2 ;; esac
 }
+# preflight_or_exit NAME METHOD PATH TOKEN BODY [EXPECT]: preflight, and end the run (status 1)
+# unless the answer is 2xx and, when EXPECT is given, its body contains EXPECT; for routes whose
+# absence would otherwise only show as a FAILED row after the whole load
+preflight_or_exit() {
+  local expect="${6:-}" out="$BENCH_OUT/raw/${suite}__preflight_$1.json"
+  preflight "$@"
+  case "$PREFLIGHT_CODE" in 2??) ;; *) echo "!! $suite: preflight $1 failed ($2 $3 -> $PREFLIGHT_CODE); stopping" >&2; exit 1 ;; esac
+  if [ -n "$expect" ] && ! grep -qF -- "$expect" "$out"; then
+    echo "!! $suite: preflight $1: $2 $3 -> $PREFLIGHT_CODE without $expect: $(head -c 200 "$out"); stopping" >&2; exit 1
+  fi
+}
 
-# callers_file FILE: W8's callers from the seed report, "<token> <org id> <member id>" a line
+# callers_file FILE: W8's and W9's callers from the seed report, "<token> <org id> <member id>" a line
 callers_file() {
   python3 - "$SEED" >"$1" <<'PY'
 import json, sys
@@ -240,9 +262,30 @@ stop_orgd() {
   stop_pid "$SERVER_PID"; SERVER_PID=""; unset SERVER_PIDS
 }
 # is_read WL: the workloads that also run in the cache-off pass
-is_read() { case "$1" in W1 | W2 | W3 | W4 | W8) return 0 ;; *) return 1 ;; esac; }
-# run_workload WL: preflight and measure one workload (W8: one run per write fraction) against
-# the orgd at BASE, as rows of $suite
+is_read() { case "$1" in W1 | W2 | W3 | W4 | W8 | W9) return 0 ;; *) return 1 ;; esac; }
+# W9: the permissions checked, in rotation, and the checks in one batch request
+W9_PERMISSIONS="organization:read organization:update organization:delete members:read members:write
+  invitations:read invitations:write projects:read projects:write applications:read applications:write
+  service_accounts:read service_accounts:write roles:read roles:write"
+W9_BATCH=20
+# w9_batch_body MEMBER: the first batch check-permission.lua sends for a caller whose member is
+# MEMBER: W9_BATCH checks taking W9_PERMISSIONS in turn, alternately about the caller and MEMBER
+w9_batch_body() {
+  # shellcheck disable=SC2206
+  local perms=($W9_PERMISSIONS) k checks=()
+  for ((k = 0; k < W9_BATCH; k++)); do
+    local i=$((k % ${#perms[@]})) round=$((k / ${#perms[@]}))
+    if (((i + round) % 2)); then
+      checks+=("{\"permission\":\"${perms[i]}\",\"user_id\":\"$1\"}")
+    else
+      checks+=("{\"permission\":\"${perms[i]}\"}")
+    fi
+  done
+  local IFS=,
+  echo "{\"checks\":[${checks[*]}]}"
+}
+# run_workload WL: preflight and measure one workload (W8, W9: one run per write fraction)
+# against the orgd at BASE, as rows of $suite
 run_workload() {
   case "$1" in
     W1) preflight W1 GET "/organizations/$ORGX" "$MEMBER"
@@ -269,6 +312,20 @@ run_workload() {
           BENCH_CALLERS_FILE="$CALLERS" BENCH_WRITE_PCT="$pct" \
             wrk_run "$suite" "W8_own_org_${pct}pct_writes" "$BASE/" own-org.lua
         done ;;
+    W9) read -r c_token c_org c_member <"$CALLERS"
+        c_check="/organizations/$c_org/permissions/check"
+        preflight_or_exit W9_check_self POST "$c_check" "$c_token" '{"permission":"members:read"}' '"allowed"'
+        preflight_or_exit W9_check_member POST "$c_check" "$c_token" "{\"permission\":\"members:read\",\"user_id\":\"$c_member\"}" '"allowed"'
+        preflight_or_exit "W9_check_batch$W9_BATCH" POST "$c_check" "$c_token" "$(w9_batch_body "$c_member")" '"results"'
+        preflight_or_exit W9_patch_member PATCH "/organizations/$c_org/members/$c_member" "$c_token" '{"role":"member"}'
+        for pct in $BENCH_W9_WRITE_PCTS; do
+          BENCH_CALLERS_FILE="$CALLERS" BENCH_PERMISSIONS="$W9_PERMISSIONS" BENCH_CHECK_BATCH=0 BENCH_WRITE_PCT="$pct" \
+            wrk_run "$suite" "W9_check_${pct}pct_writes" "$BASE/" check-permission.lua
+        done
+        for pct in $BENCH_W9_WRITE_PCTS; do
+          BENCH_CALLERS_FILE="$CALLERS" BENCH_PERMISSIONS="$W9_PERMISSIONS" BENCH_CHECK_BATCH="$W9_BATCH" BENCH_WRITE_PCT="$pct" \
+            wrk_run "$suite" "W9_check_batch${W9_BATCH}_${pct}pct_writes" "$BASE/" check-permission.lua
+        done ;;
   esac
   meta "$suite.rss_after_${1}_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
 }
@@ -276,6 +333,7 @@ run_workload() {
 READS=""; for wl in $BENCH_WORKLOADS; do is_read "$wl" && READS+="${READS:+ }$wl"; done
 meta callers "$BENCH_CALLERS"
 meta w8_write_pcts "$BENCH_W8_WRITE_PCTS"
+meta w9_write_pcts "$BENCH_W9_WRITE_PCTS"
 mkdir -p "$BENCH_OUT/data"
 [ "$BENCH_BASELINES_ONLY" = 1 ] && echo "== orgd skipped (BENCH_BASELINES_ONLY=1)"
 for engine in $BENCH_ENGINES; do

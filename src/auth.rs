@@ -125,11 +125,17 @@ impl Caller {
                 ));
             }
         }
+        let grant = match (self.is_superuser(), row.grant) {
+            (true, _) => crate::authz::Grant::superuser(),
+            (false, Some(grant)) => grant,
+            (false, None) => return Err(not_found()),
+        };
         Ok(OrgAccess {
             id: row.id,
             status: row.status,
             owner_id: row.owner_id,
             role: row.role,
+            grant,
             actor: self.actor(),
             organization: row.organization,
         })
@@ -142,20 +148,19 @@ pub struct OrgAccess {
     pub id: Uuid,
     pub status: OrgStatus,
     pub owner_id: Uuid,
-    /// The caller's own role; `None` for a superuser who is not a member.
-    pub role: Option<Role>,
+    /// The caller's own role key; `None` for a superuser who is not a member.
+    pub role: Option<String>,
+    /// What the caller holds here: their role's grant (a superuser's is an owner's).
+    pub grant: crate::authz::Grant,
     /// The organization as the caller sees it, read with the access decision.
     pub organization: crate::store::Organization,
     pub actor: Actor,
 }
 
 impl OrgAccess {
-    pub fn effective_role(&self) -> Role {
-        crate::authz::effective(self.actor, self.role).unwrap_or(Role::Member)
-    }
     /// Whether the caller's role here grants `p` (a superuser acts as an owner).
     pub fn allows(&self, p: Permission) -> bool {
-        self.effective_role().grants(p)
+        self.grant.perms.has(p)
     }
     /// Writes are refused in a suspended organization, except for superusers.
     pub fn writable(&self) -> ApiResult<()> {
@@ -411,7 +416,8 @@ impl FromRequestParts<AppState> for OrgContext {
                     "This requires the admin role in the organization or the project".to_string()
                 } else {
                     format!(
-                        "This requires the {} role",
+                        "This requires the {} permission (held by the {} role and up)",
+                        need.permission.as_str(),
                         Role::least_with(need.permission).as_str()
                     )
                 }));

@@ -89,6 +89,14 @@ pub enum Permission {
     ServiceAccountsRead,
     #[serde(rename = "service_accounts:write")]
     ServiceAccountsWrite,
+    #[serde(rename = "tokens:write")]
+    TokensWrite,
+    #[serde(rename = "roles:read")]
+    RolesRead,
+    #[serde(rename = "roles:write")]
+    RolesWrite,
+    #[serde(rename = "permissions:write")]
+    PermissionsWrite,
 }
 
 use Permission as P;
@@ -100,6 +108,7 @@ const LEAST_ROLE: &[(Permission, Role)] = &[
     (P::MembersRead, Role::Member),
     (P::ProjectsRead, Role::Member),
     (P::ApplicationsRead, Role::Member),
+    (P::TokensWrite, Role::Member),
     (P::OrganizationUpdate, Role::Admin),
     (P::MembersWrite, Role::Admin),
     (P::InvitationsRead, Role::Admin),
@@ -108,6 +117,9 @@ const LEAST_ROLE: &[(Permission, Role)] = &[
     (P::ApplicationsWrite, Role::Admin),
     (P::ServiceAccountsRead, Role::Admin),
     (P::ServiceAccountsWrite, Role::Admin),
+    (P::RolesRead, Role::Admin),
+    (P::RolesWrite, Role::Admin),
+    (P::PermissionsWrite, Role::Admin),
     (P::OrganizationDelete, Role::Owner),
 ];
 
@@ -132,7 +144,161 @@ impl Permission {
             P::ApplicationsWrite => "applications:write",
             P::ServiceAccountsRead => "service_accounts:read",
             P::ServiceAccountsWrite => "service_accounts:write",
+            P::TokensWrite => "tokens:write",
+            P::RolesRead => "roles:read",
+            P::RolesWrite => "roles:write",
+            P::PermissionsWrite => "permissions:write",
         }
+    }
+
+    /// The catalogue permission named `s`.
+    pub fn parse(s: &str) -> Option<Permission> {
+        Permission::all().find(|p| p.as_str() == s)
+    }
+
+    /// What holding it allows, for the catalogue's documentation.
+    pub fn description(self) -> &'static str {
+        match self {
+            P::OrganizationRead => "Read the organization; check one's own permissions; leave",
+            P::OrganizationUpdate => "Change the organization's profile and settings",
+            P::OrganizationDelete => "Delete the organization",
+            P::MembersRead => "List and read members; check another member's permissions",
+            P::MembersWrite => "Add and remove members and change their roles",
+            P::InvitationsRead => "List invitations",
+            P::InvitationsWrite => "Invite, resend and revoke invitations",
+            P::ProjectsRead => "List and read projects and their members",
+            P::ProjectsWrite => "Create, change and delete projects and manage their members",
+            P::ApplicationsRead => "List and read applications",
+            P::ApplicationsWrite => "Create, change and delete applications",
+            P::ServiceAccountsRead => "List service accounts and their tokens",
+            P::ServiceAccountsWrite => {
+                "Create and delete service accounts; issue and revoke their tokens"
+            }
+            P::TokensWrite => "Create personal access tokens scoped to the organization",
+            P::RolesRead => "List and read the organization's roles",
+            P::RolesWrite => "Create, change and delete custom roles",
+            P::PermissionsWrite => "Register and remove the organization's application permissions",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// The prefix of application-defined permissions (`app:invoices:read`).
+pub const APP_PREFIX: &str = "app:";
+
+/// Whether `s` is a well-formed application permission: `app:` then one to eight segments of
+/// lowercase letters, digits, `_` and `-`, separated by `:`, 128 characters at most.
+pub fn is_app_permission(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix(APP_PREFIX) else {
+        return false;
+    };
+    s.len() <= 128
+        && rest.split(':').count() <= 8
+        && rest.split(':').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        })
+}
+
+/// A set of permissions: the catalogue's as bits, application-defined ones by name. Owners (and
+/// superusers) hold every registered application permission without naming them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Perms {
+    bits: u32,
+    every_app: bool,
+    /// Sorted, without duplicates.
+    app: Vec<Box<str>>,
+}
+
+impl Perms {
+    /// Everything, application permissions included: an owner's or a superuser's set.
+    pub fn everything() -> Perms {
+        Perms {
+            bits: Permission::all().fold(0, |b, p| b | p.bit()),
+            every_app: true,
+            app: Vec::new(),
+        }
+    }
+
+    /// The set a built-in role grants.
+    pub fn of(role: Role) -> Perms {
+        if role == Role::Owner {
+            return Perms::everything();
+        }
+        Perms {
+            bits: role.permissions().iter().fold(0, |b, p| b | p.bit()),
+            every_app: false,
+            app: Vec::new(),
+        }
+    }
+
+    /// A stored set (names separated by spaces). Names no longer in the catalogue are ignored.
+    pub fn from_stored(s: &str) -> Perms {
+        Perms::from_names(s.split_ascii_whitespace())
+    }
+
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Perms {
+        let mut set = Perms::default();
+        for n in names {
+            if let Some(p) = Permission::parse(n) {
+                set.bits |= p.bit();
+            } else if is_app_permission(n) {
+                set.app.push(n.into());
+            }
+        }
+        set.app.sort();
+        set.app.dedup();
+        set
+    }
+
+    /// The stored form: catalogue names in catalogue order, then application names sorted.
+    pub fn to_stored(&self) -> String {
+        self.names().join(" ")
+    }
+
+    /// The names this set holds explicitly (an owner's application permissions are implied).
+    pub fn names(&self) -> Vec<String> {
+        Permission::all()
+            .filter(|p| self.has(*p))
+            .map(|p| p.as_str().to_owned())
+            .chain(self.app.iter().map(|a| a.to_string()))
+            .collect()
+    }
+
+    pub fn has(&self, p: Permission) -> bool {
+        self.bits & p.bit() != 0
+    }
+
+    /// Whether the set holds the permission named `name` (catalogue or registered application
+    /// permission; the caller checks that an application permission is registered).
+    pub fn has_named(&self, name: &str) -> bool {
+        match Permission::parse(name) {
+            Some(p) => self.has(p),
+            None => {
+                is_app_permission(name)
+                    && (self.every_app || self.app.binary_search_by(|a| (**a).cmp(name)).is_ok())
+            }
+        }
+    }
+
+    /// Whether every permission of `self` is also in `other`.
+    pub fn is_subset(&self, other: &Perms) -> bool {
+        self.bits & !other.bits == 0
+            && (other.every_app || (!self.every_app && self.app.iter().all(|a| other.has_named(a))))
+    }
+
+    /// Whether this set holds every application permission, registered or to come.
+    pub fn holds_every_app_permission(&self) -> bool {
+        self.every_app
+    }
+
+    pub fn app_names(&self) -> impl Iterator<Item = &str> {
+        self.app.iter().map(|a| &**a)
     }
 }
 
@@ -152,6 +318,86 @@ impl Role {
             .iter()
             .find(|(q, _)| *q == p)
             .map_or(Role::Owner, |(_, r)| *r)
+    }
+}
+
+/// What a role grants whoever holds it: its permissions and, for the built-in owner role only,
+/// ownership (custom roles never own, whatever permissions they hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub owner: bool,
+    pub perms: Perms,
+}
+
+impl Grant {
+    pub fn built_in(role: Role) -> Grant {
+        Grant {
+            owner: role == Role::Owner,
+            perms: Perms::of(role),
+        }
+    }
+
+    /// A role's grant from its key and, for a custom role, its stored permissions.
+    pub fn of_key(key: &str, custom: Option<&str>) -> Option<Grant> {
+        match (Role::parse(key), custom) {
+            (Some(role), _) => Some(Grant::built_in(role)),
+            (None, Some(stored)) => Some(Grant {
+                owner: false,
+                perms: Perms::from_stored(stored),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// A superuser acts as an owner everywhere.
+    pub fn superuser() -> Grant {
+        Grant::built_in(Role::Owner)
+    }
+}
+
+/// Whether `s` is a well-formed key for a custom role: a lowercase letter, then up to 47
+/// lowercase letters, digits, `_` and `-`; the built-in keys are taken.
+pub fn is_role_key(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 48
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+/// A role named in a request: `owner`, `admin`, `member` or the key of one of the
+/// organization's custom roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "member", pattern = "^[a-z][a-z0-9_-]{0,47}$")]
+pub struct RoleKey(String);
+
+impl RoleKey {
+    pub fn built_in(role: Role) -> RoleKey {
+        RoleKey(role.as_str().into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RoleKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if is_role_key(&s) {
+            Ok(RoleKey(s))
+        } else {
+            Err(format!(
+                "unknown role '{s}': owner, admin, member or a custom role's key"
+            ))
+        }
+    }
+}
+
+impl From<RoleKey> for String {
+    fn from(k: RoleKey) -> String {
+        k.0
     }
 }
 
@@ -189,6 +435,13 @@ const fn project_admin_write() -> Need {
     Need {
         or_project_admin: true,
         ..write(P::ProjectsWrite)
+    }
+}
+
+const fn self_or_read(permission: Permission) -> Need {
+    Need {
+        or_self: true,
+        ..read(permission)
     }
 }
 
@@ -362,6 +615,50 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/organizations/{org}/service-accounts/{user}/tokens",
         read(P::ServiceAccountsRead),
     ),
+    ("GET", "/organizations/{org}/roles", read(P::RolesRead)),
+    ("POST", "/organizations/{org}/roles", write(P::RolesWrite)),
+    (
+        "GET",
+        "/organizations/{org}/roles/{key}",
+        read(P::RolesRead),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/roles/{key}",
+        write(P::RolesWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/roles/{key}",
+        write(P::RolesWrite),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/permissions",
+        read(P::OrganizationRead),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/permissions",
+        write(P::PermissionsWrite),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/permissions/{key}",
+        write(P::PermissionsWrite),
+    ),
+    // Checking oneself needs membership only; checking another member needs `members:read`,
+    // decided by the handler from the body.
+    (
+        "POST",
+        "/organizations/{org}/permissions/check",
+        read(P::OrganizationRead),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/members/{user}/permissions",
+        self_or_read(P::MembersRead),
+    ),
     // Revoking a credential stays possible in a suspended organization.
     (
         "DELETE",
@@ -416,6 +713,9 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("PATCH", "/users/{user}", Access::Superuser),
     ("DELETE", "/users/{user}", Access::Superuser),
     ("POST", "/users/{user}/tokens", Access::Superuser),
+    ("GET", "/permissions", Access::Authenticated),
+    ("POST", "/permissions", Access::Superuser),
+    ("DELETE", "/permissions/{key}", Access::Superuser),
 ];
 
 /// The row of an installation route, if any.
@@ -439,10 +739,60 @@ mod permission_tests {
             assert!(Role::Owner.grants(p), "{p:?}");
         }
         assert_eq!(Role::Owner.permissions().len(), Permission::all().count());
-        assert_eq!(Role::Member.permissions().len(), 4);
+        assert_eq!(Role::Member.permissions().len(), 5);
         assert!(!Role::Admin.grants(P::OrganizationDelete));
         assert!(!Role::Member.grants(P::MembersWrite));
         assert_eq!(Role::least_with(P::InvitationsRead), Role::Admin);
+    }
+
+    #[test]
+    fn permission_sets() {
+        let admin = Perms::of(Role::Admin);
+        let owner = Perms::of(Role::Owner);
+        let custom = Perms::from_stored("members:read app:invoices:read bogus projects:write");
+        assert_eq!(
+            custom.names(),
+            ["members:read", "projects:write", "app:invoices:read"]
+        );
+        assert_eq!(Perms::from_stored(&custom.to_stored()), custom);
+        assert!(custom.has_named("app:invoices:read"));
+        assert!(!custom.has_named("app:invoices:write"));
+        assert!(!custom.has_named("bogus"));
+        assert!(
+            !custom.is_subset(&admin),
+            "admins hold no application permission"
+        );
+        assert!(custom.is_subset(&owner));
+        assert!(admin.is_subset(&owner) && !owner.is_subset(&admin));
+        assert!(owner.has_named("app:anything"));
+        assert!(Perms::of(Role::Member).is_subset(&admin));
+        let without_app = Perms::from_stored("members:read projects:write");
+        assert!(without_app.is_subset(&custom) && without_app.is_subset(&admin));
+        assert!(!custom.is_subset(&without_app));
+    }
+
+    #[test]
+    fn names_of_roles_and_application_permissions() {
+        assert!(is_role_key("billing-admin") && is_role_key("a1_b"));
+        for bad in ["", "Billing", "1st", "a b", "x".repeat(49).as_str(), "é"] {
+            assert!(!is_role_key(bad), "{bad}");
+        }
+        assert!(is_app_permission("app:invoices:read") && is_app_permission("app:x"));
+        for bad in [
+            "app:",
+            "app::x",
+            "invoices:read",
+            "app:Invoices",
+            "app:a b",
+            "app:x:",
+        ] {
+            assert!(!is_app_permission(bad), "{bad}");
+        }
+        assert!(!is_app_permission(&format!("app:{}", "x".repeat(130))));
+        for p in Permission::all() {
+            assert_eq!(Permission::parse(p.as_str()), Some(p));
+            assert!(!is_app_permission(p.as_str()));
+        }
     }
 
     #[test]

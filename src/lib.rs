@@ -81,7 +81,8 @@ impl AppState {
         (name = "auth", description = "Sign-up, login, logout"),
         (name = "users", description = "Profiles and superuser user management"),
         (name = "organizations", description = "Organizations"),
-        (name = "members", description = "Members and roles"),
+        (name = "members", description = "Members and their roles"),
+        (name = "roles", description = "The permission catalogue, application permissions, custom roles and the permission check"),
         (name = "tokens", description = "Personal access tokens, optionally scoped to an organization"),
         (name = "service accounts", description = "Token-only principals that are organization members"),
         (name = "invitations", description = "Invitations by email"),
@@ -165,6 +166,20 @@ fn api() -> OpenApiRouter<AppState> {
             applications::update,
             applications::delete
         ))
+        .routes(routes!(
+            roles::catalogue_list,
+            roles::register_installation_permission
+        ))
+        .routes(routes!(roles::remove_installation_permission))
+        .routes(routes!(
+            roles::organization_permissions,
+            roles::register_permission
+        ))
+        .routes(routes!(roles::remove_permission))
+        .routes(routes!(roles::check))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::get, roles::update, roles::delete))
+        .routes(routes!(roles::member_permissions))
 }
 
 /// The OpenAPI document of every operation, as published at `/openapi.json`.

@@ -24,6 +24,12 @@ fn body_for(schema: &str, attacker: &TestUser) -> Value {
         "CreateInvitationRequest" => json!({"email": "evil@example.com", "role": "owner"}),
         "CreateServiceAccountRequest" => json!({"name": "Evil robot", "role": "owner"}),
         "CreateServiceTokenRequest" => json!({"name": "evil"}),
+        "CreateRoleRequest" => {
+            json!({"key": "evil", "name": "Evil", "permissions": ["members:write"]})
+        }
+        "UpdateRoleRequest" => json!({"permissions": ["members:write", "organization:delete"]}),
+        "RegisterPermissionRequest" => json!({"key": "app:evil"}),
+        "CheckPermissionsRequest" => json!({"permission": "members:read"}),
         other => panic!("no isolation body for request schema {other}: add one to body_for"),
     }
 }
@@ -70,6 +76,8 @@ async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> 
         "applications",
         "invitations",
         "service-accounts",
+        "roles",
+        "permissions",
     ] {
         all.push(
             app.get(&format!("/organizations/{org}/{part}"), &owner.token)
@@ -109,10 +117,16 @@ fn fill(template: &str, org: &str, ids: &Ids) -> String {
     } else {
         &ids.member
     };
+    let key = if template.contains("/permissions/{key}") {
+        &ids.permission
+    } else {
+        &ids.role
+    };
     template
         .replace("{org}", org)
         .replace("{id}", id)
         .replace("{user}", user)
+        .replace("{key}", key)
 }
 
 struct Ids {
@@ -123,6 +137,8 @@ struct Ids {
     service_account_token: String,
     member: String,
     token: String,
+    role: String,
+    permission: String,
 }
 
 async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
@@ -211,6 +227,27 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         .as_str()
         .unwrap()
         .to_string();
+    app.post(
+        &format!("/organizations/{b}/permissions"),
+        &owner_b.token,
+        json!({"key": "app:b:secret"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/organizations/{b}/roles"),
+        &owner_b.token,
+        json!({"key": "auditor", "name": "Auditor", "permissions": ["members:read", "app:b:secret"]}),
+    )
+    .await
+    .expect(201);
+    app.patch(
+        &format!("/organizations/{b}/members/{}", member_b.id),
+        &owner_b.token,
+        json!({"role": "auditor"}),
+    )
+    .await
+    .expect(200);
     let ids_b = Ids {
         project: project_b.clone(),
         application: app_b,
@@ -219,6 +256,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         service_account_token: sa_b_token,
         member: member_b.id.to_string(),
         token: token_b,
+        role: "auditor".into(),
+        permission: "app:b:secret".into(),
     };
     let unknown = Ids {
         project: uuid::Uuid::now_v7().to_string(),
@@ -228,6 +267,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         service_account_token: uuid::Uuid::now_v7().to_string(),
         member: uuid::Uuid::now_v7().to_string(),
         token: uuid::Uuid::now_v7().to_string(),
+        role: "nosuchrole".into(),
+        permission: "app:nosuch".into(),
     };
 
     let before = snapshot(&app, &owner_b, &b, &project_b).await;

@@ -374,7 +374,8 @@ async fn member_lists_filter_search_and_page(app: TestApp) {
         "limit=1001",
         "after=garbage",
         "offset=1&after=x",
-        "role=king",
+        "role=King",
+        "role=a%20b",
         "offset=-1",
         "colour=red",
         // An id cursor on a list ordered by joining time.

@@ -45,6 +45,31 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("PATCH", "/users/{user}", Need::Superuser),
     ("DELETE", "/users/{user}", Need::Superuser),
     ("POST", "/users/{user}/tokens", Need::Superuser),
+    ("GET", "/permissions", Need::Authenticated),
+    ("POST", "/permissions", Need::Superuser),
+    ("DELETE", "/permissions/{key}", Need::Superuser),
+    ("GET", "/organizations/{org}/roles", Need::Admin),
+    ("POST", "/organizations/{org}/roles", Need::Admin),
+    ("GET", "/organizations/{org}/roles/{key}", Need::Admin),
+    ("PATCH", "/organizations/{org}/roles/{key}", Need::Admin),
+    ("DELETE", "/organizations/{org}/roles/{key}", Need::Admin),
+    ("GET", "/organizations/{org}/permissions", Need::Member),
+    ("POST", "/organizations/{org}/permissions", Need::Admin),
+    (
+        "DELETE",
+        "/organizations/{org}/permissions/{key}",
+        Need::Admin,
+    ),
+    (
+        "POST",
+        "/organizations/{org}/permissions/check",
+        Need::Member,
+    ),
+    (
+        "GET",
+        "/organizations/{org}/members/{user}/permissions",
+        Need::Member,
+    ),
     ("GET", "/organizations/{org}", Need::Member),
     ("PATCH", "/organizations/{org}", Need::Admin),
     ("DELETE", "/organizations/{org}", Need::Owner),
@@ -328,6 +353,20 @@ async fn fixture(app: &TestApp, n: usize) -> Fixture {
         .expect(201)
         .clone();
     let service_account = created["user"]["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("{base}/permissions"),
+        &owner.token,
+        json!({"key": "app:f:perm"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("{base}/roles"),
+        &owner.token,
+        json!({"key": "f-role", "name": "F", "permissions": ["members:read"]}),
+    )
+    .await
+    .expect(201);
     let service_account_token = created["token"]["id"].as_str().unwrap().to_string();
     Fixture {
         org,
@@ -355,6 +394,12 @@ fn body_for(schema: &str, f: &Fixture) -> Value {
         "AddProjectMemberRequest" => json!({"user_id": f.member.id}),
         "UpdateProjectMemberRequest" => json!({"role": "editor"}),
         "CreateApplicationRequest" | "UpdateApplicationRequest" => json!({"name": "Renamed"}),
+        "CreateRoleRequest" => {
+            json!({"key": "new-role", "name": "New", "permissions": ["projects:read"]})
+        }
+        "UpdateRoleRequest" => json!({"name": "Renamed"}),
+        "RegisterPermissionRequest" => json!({"key": "app:new:perm"}),
+        "CheckPermissionsRequest" => json!({"permission": "members:read"}),
         other => panic!("no body for {other}: add one"),
     }
 }
@@ -374,9 +419,15 @@ fn fill(path: &str, f: &Fixture) -> String {
     } else {
         f.target.id.to_string()
     };
+    let key = if path.contains("/permissions/{key}") {
+        "app:f:perm"
+    } else {
+        "f-role"
+    };
     path.replace("{org}", &f.org)
         .replace("{id}", id)
         .replace("{user}", &user)
+        .replace("{key}", key)
 }
 
 async fn organization_routes_follow_the_policy_table(app: TestApp) {
@@ -401,6 +452,28 @@ async fn organization_routes_follow_the_policy_table(app: TestApp) {
             };
             let body = op.schema.as_deref().map(|s| body_for(s, &f));
             let path = fill(&op.path, &f);
+            // The permission check agrees with the route's guard.
+            let permission = orgd::authz::need(&op.method, &op.path)
+                .expect("a row")
+                .permission
+                .as_str();
+            let allowed = app
+                .post(
+                    &format!("/organizations/{}/permissions/check", f.org),
+                    &caller.token,
+                    json!({"permission": permission}),
+                )
+                .await
+                .expect(200)["allowed"]
+                .as_bool()
+                .unwrap();
+            assert_eq!(
+                allowed,
+                rank >= need,
+                "{role} checking {permission} for {} {}",
+                op.method,
+                op.path
+            );
             let r = app
                 .request(
                     op.method.parse::<Method>().unwrap(),
@@ -528,9 +601,10 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
                 continue;
             }
             body[field] = value;
-            let token = if op.path.starts_with("/users")
+            let token = if (op.path.starts_with("/users")
                 && op.path != "/users/me"
-                && !op.path.starts_with("/users/me/")
+                && !op.path.starts_with("/users/me/"))
+                || op.path.starts_with("/permissions")
             {
                 &root.token
             } else {

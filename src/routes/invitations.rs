@@ -10,7 +10,7 @@ use super::auth::AuthResponse;
 use super::{ById, Json, Listing, Ok, Path, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller, OrgContext};
-use crate::authz::Role;
+use crate::authz::{Role, RoleKey};
 use crate::domain::Timestamp;
 use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
@@ -23,8 +23,9 @@ use crate::store::{Invitation, Invitee, Member, NewInvitation};
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
     pub email: String,
-    /// Default `member`; only owners invite owners.
-    pub role: Option<Role>,
+    /// `owner`, `admin`, `member` (the default) or a custom role's key; the inviter must hold
+    /// every permission of the role (only owners invite owners).
+    pub role: Option<RoleKey>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,7 +104,7 @@ pub async fn invite(
     org: uuid::Uuid,
     actor: crate::authz::Actor,
     email: String,
-    role: Role,
+    role: String,
     invitee_id: Option<uuid::Uuid>,
 ) -> ApiResult<(SentInvitation, bool)> {
     if let Some(limits) = &state.limits {
@@ -167,7 +168,7 @@ pub async fn create(
         access.id,
         access.actor,
         email.unwrap_or_default(),
-        req.role.unwrap_or(Role::Member),
+        req.role.unwrap_or(RoleKey::built_in(Role::Member)).into(),
         None,
     )
     .await?;

@@ -11,7 +11,7 @@ use super::invitations::{self, SentInvitation};
 use super::{Json, Listing, Ok, Path, ok, paged, parse_id};
 use crate::AppState;
 use crate::auth::{Caller, OrgAccess, OrgContext};
-use crate::authz::Role;
+use crate::authz::{Role, RoleKey};
 use crate::domain::paging::Cursor;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -21,7 +21,8 @@ use crate::store::{Member, MemberFilter, MemberTarget, RoleChange};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MemberListQuery {
-    pub role: Option<Role>,
+    /// A built-in role or a custom role's key.
+    pub role: Option<RoleKey>,
     /// Substring of username, email or name, case-insensitive.
     pub q: Option<String>,
 }
@@ -41,8 +42,9 @@ pub struct AddMemberRequest {
     pub email: Option<String>,
     /// The provisioned user's name (with `email`).
     pub name: Option<String>,
-    /// Default `member`.
-    pub role: Option<Role>,
+    /// `owner`, `admin`, `member` (the default) or a custom role's key. The caller must hold
+    /// every permission of the role (only owners grant `owner`).
+    pub role: Option<RoleKey>,
     /// Legacy: `true` means `admin`, `false` means `member`.
     pub admin: Option<bool>,
 }
@@ -50,7 +52,8 @@ pub struct AddMemberRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
-    pub role: Role,
+    /// `owner`, `admin`, `member` or a custom role's key.
+    pub role: RoleKey,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -71,7 +74,7 @@ pub async fn list(
     Listing { page, filters: q }: Listing<MemberListQuery>,
 ) -> ApiResult<Response> {
     let filter = MemberFilter {
-        role: q.role,
+        role: q.role.map(String::from),
         q: super::search("q", q.q)?,
     };
     let members = state.store.list_members(access.id, &filter, &page).await?;
@@ -151,11 +154,14 @@ pub async fn add(
         None
     };
     c.finish()?;
-    let role = req.role.unwrap_or(if req.admin == Some(true) {
-        Role::Admin
-    } else {
-        Role::Member
-    });
+    let role: String = req
+        .role
+        .unwrap_or(RoleKey::built_in(if req.admin == Some(true) {
+            Role::Admin
+        } else {
+            Role::Member
+        }))
+        .into();
     let target = target.ok_or_else(ApiError::internal)?;
     if state.config.member_add_requires_consent {
         return invite_instead(&state, &caller, &access, target, role).await;
@@ -175,7 +181,7 @@ async fn invite_instead(
     caller: &Caller,
     access: &OrgAccess,
     target: MemberTarget,
-    role: Role,
+    role: String,
 ) -> ApiResult<Response> {
     let (email, invitee) = match target {
         MemberTarget::Email { email, .. } => (email, None),
@@ -233,7 +239,12 @@ pub async fn update(
     Ok(Json(
         state
             .store
-            .change_member_role(access.id, access.actor, user, RoleChange::Set(req.role))
+            .change_member_role(
+                access.id,
+                access.actor,
+                user,
+                RoleChange::Set(req.role.into()),
+            )
             .await?,
     ))
 }

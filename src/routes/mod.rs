@@ -18,6 +18,7 @@ pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod projects;
+pub mod roles;
 pub mod service_accounts;
 pub mod tokens;
 pub mod users;

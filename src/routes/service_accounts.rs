@@ -9,7 +9,7 @@ use super::tokens::{CreatedToken, issue, token_fields};
 use super::{Json, Ok, Path, ok, parse_id};
 use crate::AppState;
 use crate::auth::{OrgContext, SuperuserCaller};
-use crate::authz::Role;
+use crate::authz::{Role, RoleKey};
 use crate::domain::Timestamp;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -22,8 +22,9 @@ pub struct CreateServiceAccountRequest {
     pub name: String,
     /// Derived from the name when omitted.
     pub username: Option<String>,
-    /// Default `member`; only owners create owners.
-    pub role: Option<Role>,
+    /// `owner`, `admin`, `member` (the default) or a custom role's key; the caller must hold
+    /// every permission of the role (only owners create owners).
+    pub role: Option<RoleKey>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -80,7 +81,7 @@ pub async fn create(
             access.actor,
             username,
             name.clone(),
-            req.role.unwrap_or(Role::Member),
+            req.role.unwrap_or(RoleKey::built_in(Role::Member)).into(),
         )
         .await?;
     let token = issue(

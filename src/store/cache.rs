@@ -50,6 +50,9 @@ pub enum Tag {
     User(Uuid),
     /// Any organization at all (a superuser's list of every organization).
     AllOrgs,
+    /// The installation's own settings that every organization reads (its registered
+    /// application permissions).
+    Installation,
 }
 
 impl Tag {
@@ -58,6 +61,7 @@ impl Tag {
             Tag::Org(id) => (1u64, id.as_u128()),
             Tag::User(id) => (2, id.as_u128()),
             Tag::AllOrgs => (3, 0),
+            Tag::Installation => (4, 0),
         };
         // UUIDv7's low bits are random; mixing both halves spreads time-ordered ids too.
         let mixed = (id as u64) ^ ((id >> 64) as u64).rotate_left(29) ^ kind;
@@ -71,6 +75,7 @@ impl Tag {
             Tag::Org(id) => format!("o{}", id.simple()),
             Tag::User(id) => format!("u{}", id.simple()),
             Tag::AllOrgs => "a".into(),
+            Tag::Installation => "i".into(),
         }
     }
 
@@ -79,6 +84,7 @@ impl Tag {
             ("o", id) => Uuid::try_parse(id).ok().map(Tag::Org),
             ("u", id) => Uuid::try_parse(id).ok().map(Tag::User),
             ("a", "") => Some(Tag::AllOrgs),
+            ("i", "") => Some(Tag::Installation),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::authz::{Actor, Role};
+use crate::authz::Actor;
 use crate::domain::Timestamp;
 use crate::domain::paging::Page;
 
@@ -42,7 +42,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: Resources + Bulk + Send + Sync + 'static {
+pub trait Store: Resources + Roles + Bulk + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     // Users and tokens.
@@ -124,7 +124,7 @@ pub trait Store: Resources + Bulk + Send + Sync + 'static {
         org: Uuid,
         actor: Actor,
         target: MemberTarget,
-        role: Role,
+        role: String,
     ) -> StoreResult<Member>;
     async fn change_member_role(
         &self,
@@ -254,7 +254,7 @@ pub trait Resources: Send + Sync + 'static {
         actor: Actor,
         username: Option<String>,
         name: String,
-        role: Role,
+        role: String,
     ) -> StoreResult<(User, Member)>;
     async fn list_service_accounts(&self, org: Uuid) -> StoreResult<Vec<Member>>;
     /// Deletes a service account of `org` (with its tokens and memberships).
@@ -378,6 +378,51 @@ pub trait Resources: Send + Sync + 'static {
         patch: ApplicationPatch,
     ) -> StoreResult<Application>;
     async fn delete_application(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+}
+
+/// Custom roles and registered application permissions.
+#[async_trait]
+pub trait Roles: Send + Sync + 'static {
+    /// The built-in roles, then the organization's custom roles by key, with their use.
+    async fn list_roles(&self, org: Uuid) -> StoreResult<Vec<RoleInfo>>;
+    async fn role(&self, org: Uuid, key: &str) -> StoreResult<Option<RoleInfo>>;
+    /// Defines a custom role; the actor holds every permission it grants.
+    async fn create_role(&self, org: Uuid, actor: Actor, new: NewRole) -> StoreResult<RoleInfo>;
+    /// Redefines a custom role; the actor holds every permission it granted and will grant.
+    async fn update_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        key: &str,
+        patch: RolePatch,
+    ) -> StoreResult<RoleInfo>;
+    /// Deletes a custom role, moving its members and pending invitations to `replacement`
+    /// (required when there are any). Returns the number of members moved.
+    async fn delete_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        key: &str,
+        replacement: Option<&str>,
+    ) -> StoreResult<i64>;
+    /// The application permissions registered for the installation and, with `org`, for that
+    /// organization.
+    async fn app_permissions(&self, org: Option<Uuid>) -> StoreResult<Arc<Vec<PermissionInfo>>>;
+    /// Registers an application permission for `org`, or for the installation with `None`.
+    async fn register_permission(
+        &self,
+        org: Option<Uuid>,
+        actor: Actor,
+        key: String,
+        description: Option<String>,
+    ) -> StoreResult<PermissionInfo>;
+    /// Removes a registered application permission; refused while a role grants it.
+    async fn remove_permission(
+        &self,
+        org: Option<Uuid>,
+        actor: Actor,
+        key: &str,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -147,7 +147,10 @@ pub struct OrgAccessRow {
     pub id: Uuid,
     pub status: OrgStatus,
     pub owner_id: Uuid,
-    pub role: Option<Role>,
+    /// The user's role key, when a member.
+    pub role: Option<String>,
+    /// What that role grants.
+    pub grant: Option<crate::authz::Grant>,
     /// The organization as this user sees it, read by the same statement.
     pub organization: Organization,
 }
@@ -195,9 +198,10 @@ pub struct Organization {
     pub service_accounts_can_mint_tokens: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// The caller's role (lists only; absent for a superuser who is not a member).
+    /// The caller's role: `owner`, `admin`, `member` or a custom role's key (absent for a
+    /// superuser who is not a member).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
+    pub role: Option<String>,
     /// The first page of members, with `?include=members`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<Member>>,
@@ -269,7 +273,9 @@ pub struct Member {
     pub username: String,
     pub email: String,
     pub name: Option<String>,
-    pub role: Role,
+    /// `owner`, `admin`, `member` or the key of one of the organization's custom roles.
+    #[schema(example = "member")]
+    pub role: String,
     /// True for owners and admins.
     pub admin: bool,
     pub joined_at: Timestamp,
@@ -277,7 +283,7 @@ pub struct Member {
 
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
-    pub role: Option<Role>,
+    pub role: Option<String>,
     pub q: Option<String>,
 }
 
@@ -292,9 +298,9 @@ pub enum MemberTarget {
     },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum RoleChange {
-    Set(Role),
+    Set(String),
     ToggleAdmin,
 }
 
@@ -347,7 +353,8 @@ pub struct Invitation {
     /// username.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<Uuid>,
-    pub role: Role,
+    /// The role the invitee gets: built-in or one of the organization's custom roles.
+    pub role: String,
     pub status: InvitationStatus,
     /// Who invited; null once that user is deleted.
     pub inviter: Option<UserSummary>,
@@ -363,7 +370,7 @@ pub struct Invitation {
 pub struct NewInvitation {
     pub organization_id: Uuid,
     pub email: String,
-    pub role: Role,
+    pub role: String,
     pub hash: [u8; 32],
     pub expires_at: Timestamp,
     pub delivery: &'static str,
@@ -473,4 +480,57 @@ pub struct SeedBatch {
     pub organizations: Vec<(Uuid, String, String, Uuid)>,
     /// organization id, user id, role
     pub memberships: Vec<(Uuid, Uuid, Role)>,
+}
+
+/// A role of an organization: one of the built-in roles or a custom one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoleInfo {
+    /// `owner`, `admin`, `member`, or a custom role's key (lowercase letters, digits, `_`, `-`).
+    #[schema(example = "billing")]
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The permissions the role grants (the built-in owner role also holds every application
+    /// permission, registered now or later, without listing them).
+    #[schema(example = json!(["organization:read", "members:read", "app:invoices:read"]))]
+    pub permissions: Vec<String>,
+    pub built_in: bool,
+    /// Members holding the role.
+    pub member_count: i64,
+    /// Pending invitations that would grant it.
+    pub pending_invitation_count: i64,
+    /// Null for built-in roles.
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub permissions: Option<Vec<String>>,
+}
+
+/// A permission of the catalogue, or one registered by an application.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PermissionInfo {
+    #[schema(example = "members:read")]
+    pub key: String,
+    pub description: Option<String>,
+    /// `catalogue` (orgd's own), `installation` (registered by a superuser for every
+    /// organization) or `organization` (registered by this organization).
+    #[schema(example = "catalogue")]
+    pub source: String,
+    /// The built-in roles that hold it.
+    #[schema(example = json!(["owner", "admin", "member"]))]
+    pub built_in_roles: Vec<String>,
+    pub created_at: Option<Timestamp>,
 }

@@ -4,7 +4,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::authz::{Actor, Role};
+use crate::authz::Actor;
 use crate::domain::Timestamp;
 use crate::domain::membership::{self as rules};
 use crate::domain::paging::{Cursor, Page};
@@ -15,7 +15,7 @@ use crate::store::{
 
 use super::engine::{Db, LOCK_INVITATION};
 use super::members::insert_membership;
-use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
+use super::tx::{Tx, actor_grant, begin_write, commit, lock_org, role_grant, role_of};
 use super::users::{insert_user, user_in};
 use super::{SqlStore, err, push_page};
 
@@ -74,7 +74,7 @@ impl From<InvitationRow> for Invitation {
             },
             email: r.email,
             user_id: r.invitee_id,
-            role: Role::parse(&r.role).unwrap_or(Role::Member),
+            role: r.role,
             status: invitation_status(&r.status, r.expires_at, Timestamp::now()),
             inviter,
             expires_at: r.expires_at,
@@ -107,7 +107,7 @@ async fn invitation_in(tx: &mut Tx, id: Uuid) -> StoreResult<Invitation> {
 /// power to grant its role (only owners act on owner invitations). Read under the organization
 /// lock the caller holds.
 async fn pending_invitation_for(tx: &mut Tx, org: Uuid, actor: Actor, id: Uuid) -> StoreResult<()> {
-    let actor_role = actor_role(tx, org, actor).await?;
+    let actor_grant = actor_grant(tx, org, actor).await?;
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT role, status FROM invitations WHERE organization_id = $1 AND id = $2",
     )
@@ -117,7 +117,7 @@ async fn pending_invitation_for(tx: &mut Tx, org: Uuid, actor: Actor, id: Uuid) 
     .await
     .map_err(err)?;
     let (role, status) = row.ok_or(StoreError::NotFound("Invitation"))?;
-    rules::check_invitation(actor_role, Role::parse(&role).unwrap_or(Role::Owner))?;
+    rules::check_invitation(&actor_grant, &role_grant(tx, org, &role).await?)?;
     // An expired invitation is still open: a resend renews it, a revoke ends it.
     if status != "pending" {
         return Err(StoreError::Conflict(
@@ -135,8 +135,8 @@ pub(super) async fn create_invitation(
     let org = new.organization_id;
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    let actor_role = actor_role(&mut tx, org, actor).await?;
-    rules::check_invitation(actor_role, new.role)?;
+    let actor_grant = actor_grant(&mut tx, org, actor).await?;
+    rules::check_invitation(&actor_grant, &role_grant(&mut tx, org, &new.role).await?)?;
     let member: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id \
          WHERE m.organization_id = $1 AND lower(u.email) = lower($2)",
@@ -162,13 +162,13 @@ pub(super) async fn create_invitation(
     let (id, refreshed) = match existing {
         Some((id, role)) => {
             // Refreshing replaces the pending invitation's link: that is acting on it too.
-            rules::check_invitation(actor_role, Role::parse(&role).unwrap_or(Role::Owner))?;
+            rules::check_invitation(&actor_grant, &role_grant(&mut tx, org, &role).await?)?;
             sqlx::query(
                 "UPDATE invitations SET role = $1, token_hash = $2, expires_at = $3, \
                  inviter_id = $4, delivery = $5, delivery_error = NULL, delivery_attempts = 0, \
                  next_attempt_at = NULL, updated_at = $6, invitee_id = $8 WHERE id = $7",
             )
-            .bind(new.role.as_str())
+            .bind(&new.role)
             .bind(&new.hash[..])
             .bind(new.expires_at)
             .bind(actor.id())
@@ -191,7 +191,7 @@ pub(super) async fn create_invitation(
             .bind(id)
             .bind(org)
             .bind(&new.email)
-            .bind(new.role.as_str())
+            .bind(&new.role)
             .bind(&new.hash[..])
             .bind(actor.id())
             .bind(new.expires_at)
@@ -478,8 +478,7 @@ pub(super) async fn accept_invitation(
         .await?
         .is_none()
     {
-        let role = Role::parse(&inv.role).unwrap_or(Role::Member);
-        insert_membership(&mut tx, inv.organization_id, user.id, role, now).await?;
+        insert_membership(&mut tx, inv.organization_id, user.id, &inv.role, now).await?;
     }
     sqlx::query("UPDATE invitations SET status = 'accepted', updated_at = $1 WHERE id = $2")
         .bind(now)

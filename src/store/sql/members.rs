@@ -12,7 +12,7 @@ use crate::store::{
     Member, MemberFilter, MemberTarget, NewUser, RoleChange, StoreError, StoreResult, like_pattern,
 };
 
-use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
+use super::tx::{Tx, actor_grant, begin_write, commit, held, lock_org, role_grant, role_of};
 use super::users::{insert_user, user_in};
 use super::{Select, SqlStore, err, read_row};
 use crate::store::read::{Columns, DecodeError, ReadRow};
@@ -49,14 +49,13 @@ impl ReadRow for MemberRow {
 
 impl From<MemberRow> for Member {
     fn from(r: MemberRow) -> Self {
-        let role = Role::parse(&r.role).unwrap_or(Role::Member);
         Member {
             user_id: r.user_id,
             username: r.username,
             email: r.email,
             name: r.name,
-            role,
-            admin: role.is_admin(),
+            admin: Role::parse(&r.role).is_some_and(Role::is_admin),
+            role: r.role,
             joined_at: r.joined_at,
         }
     }
@@ -120,7 +119,7 @@ pub(super) async fn insert_membership(
     tx: &mut Tx,
     org: Uuid,
     user: Uuid,
-    role: Role,
+    role: &str,
     joined: Timestamp,
 ) -> StoreResult<()> {
     insert_membership_row(tx, org, user, role, joined).await?;
@@ -133,7 +132,7 @@ pub(super) async fn insert_membership_row(
     tx: &mut Tx,
     org: Uuid,
     user: Uuid,
-    role: Role,
+    role: &str,
     joined: Timestamp,
 ) -> StoreResult<()> {
     tx.touch(crate::store::cache::Tag::User(user));
@@ -142,7 +141,7 @@ pub(super) async fn insert_membership_row(
     )
     .bind(org)
     .bind(user)
-    .bind(role.as_str())
+    .bind(role)
     .bind(joined)
     .execute(&mut **tx)
     .await
@@ -172,11 +171,11 @@ pub(super) async fn drop_membership(
     tx: &mut Tx,
     org: Uuid,
     user: Uuid,
-    role: Role,
+    owner: bool,
 ) -> StoreResult<()> {
     // Their organization list, and the tokens scoped here that go with the membership.
     tx.touch(crate::store::cache::Tag::User(user));
-    if role == Role::Owner {
+    if owner {
         hand_over_primary_owner(tx, org, user).await?;
     }
     sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
@@ -217,8 +216,8 @@ pub(super) async fn list_members(
     let stamp = crate::store::cache::begin();
     let mut q = Select::new(MEMBER_SELECT);
     q.push("WHERE m.organization_id = ").bind(org);
-    if let Some(role) = f.role {
-        q.push(" AND m.role = ").bind(role.as_str()).scans();
+    if let Some(role) = &f.role {
+        q.push(" AND m.role = ").bind(role.clone()).scans();
     }
     if let Some(s) = &f.q {
         let p = like_pattern(s);
@@ -274,12 +273,12 @@ pub(super) async fn add_member(
     org: Uuid,
     actor: Actor,
     target: MemberTarget,
-    role: Role,
+    role: String,
 ) -> StoreResult<Member> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    let actor_role = actor_role(&mut tx, org, actor).await?;
-    rules::check_add(actor_role, role)?;
+    let actor_grant = actor_grant(&mut tx, org, actor).await?;
+    rules::check_add(&actor_grant, &role_grant(&mut tx, org, &role).await?)?;
     let user_id: Uuid = match target {
         MemberTarget::UserId(id) => user_in(&mut tx, id)
             .await?
@@ -339,7 +338,7 @@ pub(super) async fn add_member(
             ));
         }
     }
-    insert_membership(&mut tx, org, user_id, role, Timestamp::now()).await?;
+    insert_membership(&mut tx, org, user_id, &role, Timestamp::now()).await?;
     let member = member_in(&mut tx, org, user_id).await?;
     commit(tx).await?;
     Ok(member)
@@ -354,40 +353,36 @@ pub(super) async fn change_member_role(
 ) -> StoreResult<Member> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    let actor_role = actor_role(&mut tx, org, actor).await?;
-    let mut member: Member = sqlx::query_as::<_, MemberRow>(MEMBER_BY_USER)
-        .bind(org)
-        .bind(user)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?
-        .ok_or(StoreError::NotFound("Member"))?
-        .into();
-    let current = member.role;
-    let new = match change {
+    let actor_grant = actor_grant(&mut tx, org, actor).await?;
+    let (current_key, current) = held(&mut tx, org, user)
+        .await?
+        .ok_or(StoreError::NotFound("Member"))?;
+    let new_key = match change {
         RoleChange::Set(role) => role,
-        RoleChange::ToggleAdmin => rules::toggled(current)?,
+        RoleChange::ToggleAdmin => rules::toggled(&current_key)?.as_str().to_owned(),
     };
-    let owners = if current == Role::Owner && new != Role::Owner {
+    let new = role_grant(&mut tx, org, &new_key).await?;
+    let owners = if current.owner && !new.owner {
         Some(owner_count(&mut tx, org).await?)
     } else {
         None
     };
-    rules::check_role_change(actor_role, actor.id() == user, current, new, owners)?;
-    if new != current {
+    rules::check_role_change(&actor_grant, actor.id() == user, &current, &new, owners)?;
+    if new_key != current_key {
         sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
-            .bind(new.as_str())
+            .bind(&new_key)
             .bind(org)
             .bind(user)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        if current == Role::Owner {
+        if current.owner {
             hand_over_primary_owner(&mut tx, org, user).await?;
         }
-        member.role = new;
-        member.admin = new.is_admin();
+        // The role shows in the member's list of organizations.
+        tx.touch(crate::store::cache::Tag::User(user));
     }
+    let member = member_in(&mut tx, org, user).await?;
     commit(tx).await?;
     Ok(member)
 }
@@ -400,12 +395,12 @@ pub(super) async fn remove_member(
 ) -> StoreResult<()> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    let actor_role = actor_role(&mut tx, org, actor).await?;
-    let target = role_of(&mut tx, org, user)
+    let actor_grant = actor_grant(&mut tx, org, actor).await?;
+    let (_, target) = held(&mut tx, org, user)
         .await?
         .ok_or(StoreError::NotFound("Member"))?;
     let owners = owner_count(&mut tx, org).await?;
-    rules::check_removal(actor_role, actor.id() == user, target, owners)?;
-    drop_membership(&mut tx, org, user, target).await?;
+    rules::check_removal(&actor_grant, actor.id() == user, &target, owners)?;
+    drop_membership(&mut tx, org, user, target.owner).await?;
     commit(tx).await
 }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::{Pool, QueryBuilder};
 use uuid::Uuid;
 
-use crate::authz::{Actor, Role};
+use crate::authz::Actor;
 use crate::domain::Timestamp;
 use crate::domain::paging::Page;
 use crate::store::{
@@ -32,6 +32,7 @@ mod invitations;
 mod members;
 mod organizations;
 mod projects;
+mod roles;
 mod service_accounts;
 mod tokens;
 mod tx;
@@ -67,6 +68,8 @@ pub(crate) struct Caches {
     organizations: crate::store::cache::Cache<String, Vec<Organization>>,
     members: crate::store::cache::Cache<String, Vec<Member>>,
     member: crate::store::cache::Cache<(Uuid, Uuid), Option<Member>>,
+    app_permissions:
+        crate::store::cache::Cache<Option<Uuid>, std::sync::Arc<Vec<crate::store::PermissionInfo>>>,
 }
 
 impl Default for Caches {
@@ -81,6 +84,7 @@ impl Default for Caches {
             organizations: Cache::new(5_000),
             members: Cache::new(1_000),
             member: Cache::new(20_000),
+            app_permissions: Cache::new(10_000),
         }
     }
 }
@@ -325,7 +329,7 @@ impl Store for SqlStore {
         org: Uuid,
         actor: Actor,
         target: MemberTarget,
-        role: Role,
+        role: String,
     ) -> StoreResult<Member> {
         members::add_member(self, org, actor, target, role).await
     }
@@ -342,6 +346,65 @@ impl Store for SqlStore {
 
     async fn remove_member(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()> {
         members::remove_member(self, org, actor, user).await
+    }
+}
+
+#[async_trait]
+impl crate::store::Roles for SqlStore {
+    async fn list_roles(&self, org: Uuid) -> StoreResult<Vec<crate::store::RoleInfo>> {
+        roles::list_roles(self, org).await
+    }
+    async fn role(&self, org: Uuid, key: &str) -> StoreResult<Option<crate::store::RoleInfo>> {
+        roles::role(self, org, key).await
+    }
+    async fn create_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        new: crate::store::NewRole,
+    ) -> StoreResult<crate::store::RoleInfo> {
+        roles::create_role(self, org, actor, new).await
+    }
+    async fn update_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        key: &str,
+        patch: crate::store::RolePatch,
+    ) -> StoreResult<crate::store::RoleInfo> {
+        roles::update_role(self, org, actor, key, patch).await
+    }
+    async fn delete_role(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        key: &str,
+        replacement: Option<&str>,
+    ) -> StoreResult<i64> {
+        roles::delete_role(self, org, actor, key, replacement).await
+    }
+    async fn app_permissions(
+        &self,
+        org: Option<Uuid>,
+    ) -> StoreResult<std::sync::Arc<Vec<crate::store::PermissionInfo>>> {
+        roles::app_permissions(self, org).await
+    }
+    async fn register_permission(
+        &self,
+        org: Option<Uuid>,
+        actor: Actor,
+        key: String,
+        description: Option<String>,
+    ) -> StoreResult<crate::store::PermissionInfo> {
+        roles::register_permission(self, org, actor, key, description).await
+    }
+    async fn remove_permission(
+        &self,
+        org: Option<Uuid>,
+        actor: Actor,
+        key: &str,
+    ) -> StoreResult<()> {
+        roles::remove_permission(self, org, actor, key).await
     }
 }
 
@@ -365,7 +428,7 @@ impl Resources for SqlStore {
         actor: Actor,
         username: Option<String>,
         name: String,
-        role: Role,
+        role: String,
     ) -> StoreResult<(User, Member)> {
         service_accounts::create_service_account(self, org, actor, username, name, role).await
     }

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::authz::{Actor, Role};
+use crate::authz::{Actor, Grant, Permission, Role};
 use crate::domain::Timestamp;
 use crate::domain::paging::{Cursor, Page};
 use crate::domain::validate;
@@ -17,12 +17,15 @@ use crate::store::{
 
 use super::engine::{LOCK_USER, now_ms};
 use super::members::insert_membership_row;
-use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
+use super::tx::{Tx, actor_grant, begin_write, commit, lock_org, role_of};
 use super::{Select, SqlStore, err, read_row};
 use crate::store::read::{Arg, Columns, DecodeError, ReadRow};
 
 macro_rules! org_view_select {
     () => {
+        org_view_select!(", NULL AS role_permissions")
+    };
+    ($role_permissions:literal) => {
         concat!(
             "SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
          o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, \
@@ -33,21 +36,33 @@ macro_rules! org_view_select {
           AND i.status = 'pending' AND i.expires_at > ",
             now_ms!(),
             ") AS pending_member_count, \
-         m.role AS role \
-         FROM organizations o JOIN users ou ON ou.id = o.owner_id "
+         m.role AS role",
+            $role_permissions,
+            " FROM organizations o JOIN users ou ON ou.id = o.owner_id "
         )
     };
 }
 
+/// The viewer's membership with what its role grants (a custom role's permissions); a
+/// deactivated user's membership grants nothing.
+macro_rules! viewer_membership {
+    () => {
+        "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 \
+         AND EXISTS (SELECT 1 FROM users mu WHERE mu.id = $1 AND mu.is_active) \
+         LEFT JOIN roles r ON r.organization_id = o.id AND r.key = m.role "
+    };
+}
+
 const ORG_VIEW_BY_ID: &str = concat!(
-    org_view_select!(),
-    "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2"
+    org_view_select!(", r.permissions AS role_permissions"),
+    viewer_membership!(),
+    "WHERE o.id = $2"
 );
 
 const ORG_VIEW_BY_SLUG: &str = concat!(
-    org_view_select!(),
-    "LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 \
-     WHERE lower(o.slug) = lower($2)"
+    org_view_select!(", r.permissions AS role_permissions"),
+    viewer_membership!(),
+    "WHERE lower(o.slug) = lower($2)"
 );
 
 /// A count kept on the organization row by the transactions that change it (members are
@@ -120,6 +135,7 @@ struct OrgViewRow {
     project_count: i64,
     application_count: i64,
     role: Option<String>,
+    role_permissions: Option<String>,
 }
 
 impl ReadRow for OrgRow {
@@ -156,6 +172,7 @@ impl ReadRow for OrgViewRow {
             project_count: r.int("project_count")?,
             application_count: r.int("application_count")?,
             role: r.opt_text("role")?,
+            role_permissions: r.opt_text("role_permissions")?,
         })
     }
 }
@@ -202,7 +219,7 @@ impl From<OrgViewRow> for Organization {
             service_accounts_can_mint_tokens: o.service_accounts_can_mint_tokens,
             created_at: o.created_at,
             updated_at: o.updated_at,
-            role: r.role.as_deref().and_then(Role::parse),
+            role: r.role,
             members: None,
         }
     }
@@ -299,7 +316,7 @@ pub(super) async fn create_organization(
     .execute(&mut *tx)
     .await
     .map_err(err)?;
-    insert_membership_row(&mut tx, id, new.owner_id, Role::Owner, now).await?;
+    insert_membership_row(&mut tx, id, new.owner_id, Role::Owner.as_str(), now).await?;
     commit(tx).await?;
     Ok(id)
 }
@@ -324,17 +341,26 @@ pub(super) async fn organization_access(
         OrgKey::Slug(slug) => org_view(store, ORG_VIEW_BY_SLUG, user, slug.as_str().into()).await?,
     };
     let access = row.map(|r| {
+        let grant = r
+            .role
+            .as_deref()
+            .and_then(|key| Grant::of_key(key, r.role_permissions.as_deref()));
         let organization = Organization::from(r);
         OrgAccessRow {
             id: organization.id,
             status: organization.status,
             owner_id: organization.owner.id,
-            role: organization.role,
+            role: organization.role.clone(),
+            grant,
             organization,
         }
     });
     if let Some(a) = &access {
-        let tags = [crate::store::cache::Tag::Org(a.id)];
+        // A user's deactivation ends what their membership grants.
+        let tags = [
+            crate::store::cache::Tag::Org(a.id),
+            crate::store::cache::Tag::User(user),
+        ];
         store.caches.access.put(cache_key, a.clone(), &tags, stamp);
         store
             .caches
@@ -438,16 +464,16 @@ pub(super) async fn update_organization(
 ) -> StoreResult<()> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, id).await?;
-    let role = actor_role(&mut tx, id, actor).await?;
+    let grant = actor_grant(&mut tx, id, actor).await?;
     let mut o: OrgRow = sqlx::query_as("SELECT * FROM organizations WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
         .await
         .map_err(err)?;
     let superuser = matches!(actor, Actor::Superuser(_));
-    if patch.touches_profile() && role < Role::Admin {
+    if patch.touches_profile() && !grant.perms.has(Permission::OrganizationUpdate) {
         return Err(StoreError::Forbidden(
-            "Only owners and admins can change the organization".into(),
+            "Changing the organization requires the organization:update permission".into(),
         ));
     }
     if patch.owner_id.is_some() && !(superuser || o.owner_id == actor.id()) {
@@ -545,9 +571,13 @@ pub(super) async fn delete_organization(
 ) -> StoreResult<()> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, id).await?;
-    if actor_role(&mut tx, id, actor).await? != Role::Owner {
+    if !actor_grant(&mut tx, id, actor)
+        .await?
+        .perms
+        .has(Permission::OrganizationDelete)
+    {
         return Err(StoreError::Forbidden(
-            "Only owners can delete the organization".into(),
+            "Deleting the organization requires the organization:delete permission".into(),
         ));
     }
     let service_accounts: Vec<Uuid> = sqlx::query_scalar(

@@ -4,7 +4,7 @@
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use crate::authz::{Actor, Role};
+use crate::authz::{Actor, Permission};
 use crate::domain::Timestamp;
 use crate::domain::membership::{self as rules};
 use crate::domain::validate;
@@ -15,7 +15,7 @@ use super::members::{
     MEMBER_SELECT, MemberRow, drop_membership, insert_membership, member_in, owner_count,
 };
 use super::tokens::{TOKEN_SELECT, TokenRow, insert_token};
-use super::tx::{Tx, actor_role, begin_write, commit, lock_org, role_of};
+use super::tx::{Tx, actor_grant, begin_write, commit, held, lock_org, role_grant};
 use super::users::{insert_user, user_in};
 use super::{SqlStore, err};
 
@@ -27,17 +27,20 @@ async fn check_service_account_manager(
     actor: Actor,
     account: Uuid,
 ) -> StoreResult<()> {
-    let actor_role = actor_role(tx, org, actor).await?;
+    let actor = actor_grant(tx, org, actor).await?;
     let is_sa = user_in(tx, account)
         .await?
         .is_some_and(|u| u.is_service_account);
-    let sa_role = match (is_sa, role_of(tx, org, account).await?) {
-        (true, Some(role)) => role,
+    let account = match (is_sa, held(tx, org, account).await?) {
+        (true, Some((_, grant))) => grant,
         _ => return Err(StoreError::NotFound("Service account")),
     };
-    if actor_role < Role::Admin || sa_role > actor_role {
+    if !actor.perms.has(Permission::ServiceAccountsRead)
+        || (account.owner && !actor.owner)
+        || !account.perms.is_subset(&actor.perms)
+    {
         return Err(StoreError::Forbidden(
-            "Only owners and admins with at least the service account's role manage its tokens"
+            "Only a member holding every permission of the service account's role manages its tokens"
                 .into(),
         ));
     }
@@ -50,12 +53,12 @@ pub(super) async fn create_service_account(
     actor: Actor,
     username: Option<String>,
     name: String,
-    role: Role,
+    role: String,
 ) -> StoreResult<(User, Member)> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    let actor_role = actor_role(&mut tx, org, actor).await?;
-    rules::check_add(actor_role, role)?;
+    let actor_grant = actor_grant(&mut tx, org, actor).await?;
+    rules::check_add(&actor_grant, &role_grant(&mut tx, org, &role).await?)?;
     let local = format!("sa.{}", validate::slug_from_name(&name));
     let email = format!(
         "{local}@{}.service-accounts.invalid",
@@ -73,7 +76,7 @@ pub(super) async fn create_service_account(
         },
     )
     .await?;
-    insert_membership(&mut tx, org, user.id, role, Timestamp::now()).await?;
+    insert_membership(&mut tx, org, user.id, &role, Timestamp::now()).await?;
     let member = member_in(&mut tx, org, user.id).await?;
     commit(tx).await?;
     Ok((user, member))
@@ -100,17 +103,17 @@ pub(super) async fn delete_service_account(
 ) -> StoreResult<()> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    let actor_role = actor_role(&mut tx, org, actor).await?;
-    let target = role_of(&mut tx, org, user).await?;
+    let actor_grant = actor_grant(&mut tx, org, actor).await?;
+    let target = held(&mut tx, org, user).await?;
     let is_sa = user_in(&mut tx, user)
         .await?
         .is_some_and(|u| u.is_service_account);
-    let (Some(target), true) = (target, is_sa) else {
+    let (Some((_, target)), true) = (target, is_sa) else {
         return Err(StoreError::NotFound("Service account"));
     };
     let owners = owner_count(&mut tx, org).await?;
-    rules::check_removal(actor_role, false, target, owners)?;
-    drop_membership(&mut tx, org, user, target).await?;
+    rules::check_removal(&actor_grant, false, &target, owners)?;
+    drop_membership(&mut tx, org, user, target.owner).await?;
     // A service account that belongs nowhere any more is deleted with its tokens.
     let remaining: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
         .bind(user)

@@ -4,7 +4,7 @@
 use sqlx::Transaction;
 use uuid::Uuid;
 
-use crate::authz::{Actor, Role, effective};
+use crate::authz::{Actor, Grant, Role};
 use crate::store::{StoreError, StoreResult};
 
 use super::engine::{self, Db, LOCK_ORG, NOTIFY};
@@ -87,20 +87,74 @@ pub(super) async fn lock_org(tx: &mut Tx, org: Uuid) -> StoreResult<()> {
         .ok_or(StoreError::NotFound("Organization"))
 }
 
-pub(super) async fn role_of(tx: &mut Tx, org: Uuid, user: Uuid) -> StoreResult<Option<Role>> {
-    let role: Option<String> = sqlx::query_scalar(
-        "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2",
+/// A member's role key, read under the lock.
+pub(super) async fn role_of(tx: &mut Tx, org: Uuid, user: Uuid) -> StoreResult<Option<String>> {
+    sqlx::query_scalar("SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(org)
+        .bind(user)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(err)
+}
+
+/// A member's role key and what it grants, read under the lock.
+pub(super) async fn held(
+    tx: &mut Tx,
+    org: Uuid,
+    user: Uuid,
+) -> StoreResult<Option<(String, Grant)>> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT m.role, r.permissions FROM memberships m LEFT JOIN roles r \
+         ON r.organization_id = m.organization_id AND r.key = m.role \
+         WHERE m.organization_id = $1 AND m.user_id = $2",
     )
     .bind(org)
     .bind(user)
     .fetch_optional(&mut **tx)
     .await
     .map_err(err)?;
-    Ok(role.as_deref().and_then(Role::parse))
+    Ok(row.map(|(key, custom)| {
+        // A membership's role always exists (roles in use are replaced before they go); an
+        // unknown one grants nothing.
+        let grant = Grant::of_key(&key, custom.as_deref()).unwrap_or(Grant {
+            owner: false,
+            perms: Default::default(),
+        });
+        (key, grant)
+    }))
 }
 
-/// The actor's effective role, read under the lock; a non-member sees no organization.
-pub(super) async fn actor_role(tx: &mut Tx, org: Uuid, actor: Actor) -> StoreResult<Role> {
-    let own = role_of(tx, org, actor.id()).await?;
-    effective(actor, own).ok_or(StoreError::NotFound("Organization"))
+/// What the actor holds here, read under the lock: a superuser acts as an owner; a non-member
+/// sees no organization.
+pub(super) async fn actor_grant(tx: &mut Tx, org: Uuid, actor: Actor) -> StoreResult<Grant> {
+    match actor {
+        Actor::Superuser(_) => Ok(Grant::superuser()),
+        Actor::User(id) => held(tx, org, id)
+            .await?
+            .map(|(_, g)| g)
+            .ok_or(StoreError::NotFound("Organization")),
+    }
+}
+
+/// What the role `key` grants in `org`: a built-in role, or one of the organization's custom
+/// roles. An unknown key is invalid.
+pub(super) async fn role_grant(tx: &mut Tx, org: Uuid, key: &str) -> StoreResult<Grant> {
+    if let Some(role) = Role::parse(key) {
+        return Ok(Grant::built_in(role));
+    }
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT permissions FROM roles WHERE organization_id = $1 AND key = $2")
+            .bind(org)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(err)?;
+    stored
+        .map(|s| Grant::of_key(key, Some(&s)).expect("a custom role's grant"))
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "role '{key}' does not exist in this organization (owner, admin, member or one of \
+                 its custom roles)"
+            ))
+        })
 }
