@@ -51,16 +51,8 @@ impl Actor {
     }
 }
 
-/// The effective role of an actor: superusers count as owners.
-pub fn effective(actor: Actor, role: Option<Role>) -> Option<Role> {
-    match actor {
-        Actor::Superuser(_) => Some(Role::Owner),
-        Actor::User(_) => role,
-    }
-}
-
-/// What an action needs, named the same everywhere: the route table below, the documentation,
-/// and (later) custom roles. Built-in roles are sets of these.
+/// What an action needs, named the same everywhere: the route table below, the documentation
+/// and custom roles. Built-in roles are fixed sets of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
 pub enum Permission {
     #[serde(rename = "organization:read")]

@@ -116,6 +116,34 @@ async fn until(node: &Node, path: &str, token: &str, want: u16, since: Instant) 
     }
 }
 
+/// Asks `node` for a permission check until it answers `allowed: want`; returns how long that
+/// took after the change.
+async fn until_check(
+    node: &Node,
+    org: &str,
+    token: &str,
+    body: &Value,
+    want: bool,
+    since: Instant,
+) -> Duration {
+    let path = format!("/organizations/{org}/permissions/check");
+    loop {
+        let (code, got) = call(node, "POST", &path, Some(token), Some(body.clone()))
+            .await
+            .expect("request");
+        assert_eq!(code, 200, "{got}");
+        if got["allowed"] == want {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(3),
+            "node B still answers allowed = {} for {body}, 3 s after the change on node A",
+            !want
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Reads `path` twice on `node`, so that its caches hold the answer.
 async fn warm(node: &Node, path: &str, token: &str, want: u16) {
     for _ in 0..2 {
@@ -179,6 +207,73 @@ async fn changes_on_one_node_are_refused_by_the_other_at_once() {
         delays.push((
             "role lowered",
             until(&b, &invitations, &adm.token, 403, t).await,
+        ));
+
+        // A permission check answered on B follows a role change on A: the member itself and
+        // the owner asking about it.
+        let checked = app.user(&format!("c{round}")).await;
+        app.add(&org, &owner, &checked, "admin").await;
+        let own = json!({"permission": "members:write"});
+        let about = json!({"permission": "members:write", "user_id": checked.id});
+        assert!(
+            until_check(&b, &org, &checked.token, &own, true, Instant::now()).await
+                < Duration::from_secs(3)
+        );
+        until_check(&b, &org, &owner.token, &about, true, Instant::now()).await;
+        let t = Instant::now();
+        let r = status(
+            &a,
+            "PATCH",
+            &format!("{base}/members/{}", checked.id),
+            &owner.token,
+            Some(json!({"role": "member"})),
+        )
+        .await;
+        assert_eq!(r, 200);
+        delays.push((
+            "check after role change",
+            until_check(&b, &org, &checked.token, &own, false, t).await,
+        ));
+        delays.push((
+            "check about a member after role change",
+            until_check(&b, &org, &owner.token, &about, false, t).await,
+        ));
+
+        // A custom role losing a permission on A: B's check follows.
+        let key = format!("ops{round}");
+        let r = status(
+            &a,
+            "POST",
+            &format!("{base}/roles"),
+            &owner.token,
+            Some(json!({"key": key, "name": "Ops", "permissions": ["projects:write"]})),
+        )
+        .await;
+        assert_eq!(r, 201);
+        let r = status(
+            &a,
+            "PATCH",
+            &format!("{base}/members/{}", checked.id),
+            &owner.token,
+            Some(json!({"role": key})),
+        )
+        .await;
+        assert_eq!(r, 200);
+        let projects = json!({"permission": "projects:write"});
+        until_check(&b, &org, &checked.token, &projects, true, Instant::now()).await;
+        let t = Instant::now();
+        let r = status(
+            &a,
+            "PATCH",
+            &format!("{base}/roles/{key}"),
+            &owner.token,
+            Some(json!({"permissions": []})),
+        )
+        .await;
+        assert_eq!(r, 200);
+        delays.push((
+            "check after a role lost a permission",
+            until_check(&b, &org, &checked.token, &projects, false, t).await,
         ));
 
         // A token revoked on A is refused by B.
