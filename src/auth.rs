@@ -153,7 +153,7 @@ pub struct OrgAccess {
     /// What the caller holds here: their role's grant (a superuser's is an owner's).
     pub grant: crate::authz::Grant,
     /// The organization as the caller sees it, read with the access decision.
-    pub organization: crate::store::Organization,
+    pub organization: std::sync::Arc<crate::store::Organization>,
     pub actor: Actor,
 }
 

@@ -207,7 +207,7 @@ pub async fn get(
         Some(_) => return Err(ApiError::field("include", "must be `members`")),
     };
     // Read with the access decision: one statement after authentication.
-    let mut found = access.organization;
+    let mut found = std::sync::Arc::unwrap_or_clone(access.organization);
     found.role = None;
     if include_members {
         found.members = Some(

@@ -151,8 +151,9 @@ pub struct OrgAccessRow {
     pub role: Option<String>,
     /// What that role grants.
     pub grant: Option<crate::authz::Grant>,
-    /// The organization as this user sees it, read by the same statement.
-    pub organization: Organization,
+    /// The organization as this user sees it, read by the same statement (shared with the
+    /// cache: reading it per request copies nothing).
+    pub organization: std::sync::Arc<Organization>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

@@ -352,7 +352,7 @@ pub(super) async fn organization_access(
             owner_id: organization.owner.id,
             role: organization.role.clone(),
             grant,
-            organization,
+            organization: std::sync::Arc::new(organization),
         }
     });
     if let Some(a) = &access {
@@ -365,7 +365,7 @@ pub(super) async fn organization_access(
         store
             .caches
             .organization
-            .put((a.id, user), a.organization.clone(), &tags, stamp);
+            .put((a.id, user), (*a.organization).clone(), &tags, stamp);
     }
     Ok(access)
 }

@@ -7,7 +7,7 @@ use crate::domain::Timestamp;
 use crate::store::{Authenticated, NewToken, StoreError, StoreResult, TokenInfo, TokenKind, User};
 
 use super::engine::Db;
-use super::tx::{Tx, begin_write, commit, lock_org, role_of};
+use super::tx::{Tx, begin_write, commit, held, lock_org};
 use super::users::user_columns;
 use super::{SqlStore, err, read_row};
 use crate::store::read::{Columns, DecodeError, ReadRow};
@@ -128,8 +128,16 @@ pub(super) async fn create_token(store: &SqlStore, new: NewToken) -> StoreResult
     // or after (its cascade deletes the token).
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
-    if role_of(&mut tx, org, new.user_id).await?.is_none() {
+    let Some((_, grant)) = held(&mut tx, org, new.user_id).await? else {
         return Err(StoreError::NotFound("Organization"));
+    };
+    // A personal access token scoped here needs `tokens:write` (every built-in role holds it);
+    // a service account's tokens follow the service-account rules instead.
+    if new.kind == TokenKind::Pat && !grant.perms.has(crate::authz::Permission::TokensWrite) {
+        return Err(StoreError::Forbidden(
+            "Creating a token scoped to this organization requires the tokens:write permission"
+                .into(),
+        ));
     }
     insert_token(&mut *tx, id, &new).await?;
     commit(tx).await?;
