@@ -57,9 +57,10 @@ mod authorization {
             id,
             status: OrgStatus::Active,
             owner_id: Uuid::now_v7(),
-            role: Some(role),
+            role: Some(role.as_str().into()),
+            grant: orgd::authz::Grant::built_in(role),
             actor: Actor::User(Uuid::now_v7()),
-            organization: super::json::organization(0),
+            organization: std::sync::Arc::new(super::json::organization(0)),
         }
     }
 
@@ -81,10 +82,10 @@ mod authorization {
     #[divan::bench]
     fn role_change() -> bool {
         check_role_change(
-            black_box(Role::Owner),
+            black_box(&orgd::authz::Grant::built_in(Role::Owner)),
             black_box(false),
-            black_box(Role::Member),
-            black_box(Role::Admin),
+            black_box(&orgd::authz::Grant::built_in(Role::Member)),
+            black_box(&orgd::authz::Grant::built_in(Role::Admin)),
             black_box(None),
         )
         .is_ok()
@@ -94,10 +95,10 @@ mod authorization {
     #[divan::bench]
     fn role_change_last_owner() -> bool {
         check_role_change(
-            black_box(Role::Owner),
+            black_box(&orgd::authz::Grant::built_in(Role::Owner)),
             black_box(true),
-            black_box(Role::Owner),
-            black_box(Role::Member),
+            black_box(&orgd::authz::Grant::built_in(Role::Owner)),
+            black_box(&orgd::authz::Grant::built_in(Role::Member)),
             black_box(Some(1)),
         )
         .is_ok()
@@ -106,9 +107,9 @@ mod authorization {
     #[divan::bench]
     fn removal() -> bool {
         check_removal(
-            black_box(Role::Admin),
+            black_box(&orgd::authz::Grant::built_in(Role::Admin)),
             black_box(false),
-            black_box(Role::Member),
+            black_box(&orgd::authz::Grant::built_in(Role::Member)),
             black_box(2),
         )
         .is_ok()
@@ -159,7 +160,7 @@ mod json {
             username: format!("u5f2c9e1a-{i}"),
             email: format!("u5f2c9e1a-{i}@seed.example"),
             name: None,
-            role: Role::Member,
+            role: "member".into(),
             admin: false,
             joined_at: Timestamp(1_752_935_165_721 + i as i64),
         }
@@ -177,7 +178,7 @@ mod json {
     fn organizations_20(bencher: Bencher) {
         let orgs: Vec<Organization> = (0..20)
             .map(|i| Organization {
-                role: Some(Role::Owner),
+                role: Some("owner".into()),
                 ..organization(i)
             })
             .collect();

@@ -683,6 +683,7 @@ pub enum Access {
 pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Access::Public),
     ("GET", "/readyz", Access::Public),
+    ("GET", "/metrics", Access::Public),
     ("POST", "/auth/signup", Access::Public),
     ("POST", "/auth/login", Access::Public),
     ("POST", "/auth/password-reset", Access::Public),

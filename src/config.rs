@@ -124,6 +124,29 @@ pub struct Settings {
     /// only) [default: false]
     #[arg(long, env = "ORGD_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: Option<bool>,
+    /// Serve `GET /metrics` on this address only, instead of on `listen` [default: on `listen`]
+    #[arg(long, env = "ORGD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    /// `https://app.example.com`; `*` allows any origin (without credentials) [default: none, CORS off]
+    #[arg(long, env = "ORGD_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Seconds a client has to send a request's headers, counted from when the connection is
+    /// ready for a request [default: 10]
+    #[arg(long, env = "ORGD_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a request may take from its headers to the response, body included; then
+    /// `408 request_timeout` [default: 30]
+    #[arg(long, env = "ORGD_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay open without any bytes moving; then it is closed
+    /// [default: 75]
+    #[arg(long, env = "ORGD_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C; then the remaining
+    /// connections are closed [default: 20]
+    #[arg(long, env = "ORGD_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -154,6 +177,12 @@ pub struct Config {
     pub password_resets_per_hour: u32,
     pub invitations_per_hour: u32,
     pub trust_forwarded_for: bool,
+    pub metrics_listen: Option<SocketAddr>,
+    pub cors_allowed_origins: Vec<String>,
+    pub header_read_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -242,9 +271,45 @@ impl Config {
             password_resets_per_hour: pick!(password_resets_per_hour, 20),
             invitations_per_hour: pick!(invitations_per_hour, 500),
             trust_forwarded_for: pick!(trust_forwarded_for, false),
+            metrics_listen: cli.metrics_listen.or(file.metrics_listen),
+            cors_allowed_origins: cors_origins(pick!(cors_allowed_origins, Vec::new()))?,
+            header_read_timeout_secs: pick!(header_read_timeout_secs, 10).max(1),
+            request_timeout_secs: pick!(request_timeout_secs, 30).max(1),
+            idle_timeout_secs: pick!(idle_timeout_secs, 75).max(1),
+            shutdown_grace_secs: pick!(shutdown_grace_secs, 20),
         };
         Ok(cfg)
     }
+}
+
+/// Allowed CORS origins: `*`, or origins as browsers send them (`scheme://host[:port]`, no path).
+fn cors_origins(list: Vec<String>) -> Result<Vec<String>, String> {
+    let list: Vec<String> = list
+        .into_iter()
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for o in &list {
+        if o == "*" {
+            if list.len() > 1 {
+                return Err("cors_allowed_origins: `*` cannot be combined with origins".into());
+            }
+            continue;
+        }
+        let ok = url::Url::parse(o).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.username().is_empty()
+        });
+        if !ok {
+            return Err(format!(
+                "cors_allowed_origins: {o:?} is not an origin like https://app.example.com"
+            ));
+        }
+    }
+    Ok(list)
 }
 
 /// The URL with any password replaced, for logs and `Debug`.
@@ -297,6 +362,12 @@ impl fmt::Debug for Config {
             .field("password_resets_per_hour", &self.password_resets_per_hour)
             .field("invitations_per_hour", &self.invitations_per_hour)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }

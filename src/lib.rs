@@ -19,10 +19,12 @@ pub mod domain;
 pub mod error;
 pub mod headers;
 pub mod mailer;
+pub mod metrics;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod seed;
+pub mod server;
 pub mod spec;
 pub mod store;
 
@@ -117,6 +119,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
@@ -192,7 +195,10 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let (router, spec) = api().split_for_parts();
     let spec = Arc::new(spec::complete(spec));
+    let cors = cors_layer(&state.config);
+    let request_timeout = std::time::Duration::from_secs(state.config.request_timeout_secs);
     router
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -210,6 +216,11 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            routes::time_limit(request_timeout, req, next)
+        }))
+        // Inside the request id and the security headers: preflight answers carry both.
+        .layer(tower::util::option_layer(cors))
         .layer(axum::middleware::from_fn(routes::refuse_nul))
         .layer(axum::middleware::from_fn(headers::layer))
         .layer(axum::middleware::from_fn_with_state(
@@ -217,4 +228,56 @@ pub fn app(state: AppState) -> Router {
             request_id::layer,
         ))
         .with_state(state)
+}
+
+/// The router of a separate metrics listener (`metrics_listen`): `GET /metrics` only.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(routes::health::render_metrics),
+        )
+        .with_state(state)
+}
+
+/// CORS for the configured origins; `None` (no CORS headers, preflights refused) without any.
+fn cors_layer(config: &Config) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if config.cors_allowed_origins.is_empty() {
+        return None;
+    }
+    let origins = if config.cors_allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static(request_id::HEADER),
+            ])
+            .expose_headers([
+                HeaderName::from_static(request_id::HEADER),
+                header::LINK,
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }

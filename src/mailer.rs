@@ -97,7 +97,10 @@ pub async fn deliver_password_reset(state: &AppState, user: Uuid, email: &str, t
         }
         Some(mailer) => {
             if let Err(e) = mailer.send_password_reset(email, &link).await {
+                crate::metrics::METRICS.mail_failures.inc();
                 tracing::warn!(%user, error = %e, "password reset email failed");
+            } else {
+                crate::metrics::METRICS.mail_sent.inc();
             }
         }
     }
@@ -137,8 +140,12 @@ pub async fn deliver(
         };
     };
     let (delivery, error, next) = match mailer.send_invitation(email, organization, &link).await {
-        Ok(()) => ("sent", None, None),
+        Ok(()) => {
+            crate::metrics::METRICS.mail_sent.inc();
+            ("sent", None, None)
+        }
         Err(e) => {
+            crate::metrics::METRICS.mail_failures.inc();
             tracing::warn!(invitation = %id, error = %e, "invitation email failed; will retry");
             ("failed", Some(e), Some(backoff(state, attempts)))
         }
@@ -174,6 +181,7 @@ pub async fn retry_due(state: &AppState) {
             return;
         }
     };
+    crate::metrics::METRICS.mail_due.set(due.len() as i64);
     for d in due {
         let (token, hash) = mint_invitation_token();
         match state.store.rotate_for_delivery(d.id, hash).await {

@@ -160,7 +160,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -301,13 +300,24 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
             tracing::info!(address = %config.listen, "orgd listening; API reference at /docs");
+            let limits = orgd::server::NetworkLimits::from_config(&config);
+            let metrics_listen = config.metrics_listen;
             let state = AppState::new(store, config)?;
             state.passwords.prewarm().await.map_err(|e| e.message)?;
             orgd::mailer::spawn_delivery_worker(state.clone());
-            let router = app(state);
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown_signal())
+            if let Some(addr) = metrics_listen {
+                let metrics = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+                tracing::info!(address = %addr, "metrics at /metrics");
+                let router = orgd::metrics_app(state.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(metrics, router).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
+            orgd::server::serve(listener, app(state), limits, shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
         }

@@ -9,6 +9,8 @@ use crate::error::{ApiError, ApiResult};
 
 /// `limit` events per `window` for each key.
 pub struct Limiter {
+    /// The limit's name in metrics (`orgd_rate_limited_total{name=…}`).
+    name: &'static str,
     limit: u32,
     window: Duration,
     counters: Mutex<HashMap<String, (Instant, u32)>>,
@@ -18,8 +20,9 @@ pub struct Limiter {
 const SWEEP_AT: usize = 10_000;
 
 impl Limiter {
-    pub fn new(limit: u32, window: Duration) -> Self {
+    pub fn new(name: &'static str, limit: u32, window: Duration) -> Self {
         Limiter {
+            name,
             limit: limit.max(1),
             window,
             counters: Mutex::new(HashMap::new()),
@@ -45,6 +48,7 @@ impl Limiter {
             *entry = (now, 0);
         }
         if entry.1 >= self.limit {
+            crate::metrics::rate_limited(self.name);
             return Err(ApiError::rate_limited(self.retry_after(entry.0, now)));
         }
         entry.1 += 1;
@@ -57,6 +61,7 @@ impl Limiter {
         let map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(key) {
             Some((start, n)) if now.duration_since(*start) < self.window && *n >= self.limit => {
+                crate::metrics::rate_limited(self.name);
                 Err(ApiError::rate_limited(self.retry_after(*start, now)))
             }
             _ => Ok(()),
@@ -90,14 +95,24 @@ pub struct Limits {
 impl Limits {
     pub fn from_config(c: &crate::config::Config) -> Option<Limits> {
         c.rate_limits_enabled.then(|| Limits {
-            login_per_ip: Limiter::new(c.login_attempts_per_minute, Duration::from_secs(60)),
+            login_per_ip: Limiter::new(
+                "login_per_ip",
+                c.login_attempts_per_minute,
+                Duration::from_secs(60),
+            ),
             login_failures: Limiter::new(
+                "login_failures",
                 c.login_failures_per_account,
                 Duration::from_secs(15 * 60),
             ),
-            signup_per_ip: Limiter::new(c.signups_per_hour, Duration::from_secs(3600)),
-            password_resets: Limiter::new(c.password_resets_per_hour, Duration::from_secs(3600)),
+            signup_per_ip: Limiter::new("signups", c.signups_per_hour, Duration::from_secs(3600)),
+            password_resets: Limiter::new(
+                "password_resets",
+                c.password_resets_per_hour,
+                Duration::from_secs(3600),
+            ),
             invitations_per_account: Limiter::new(
+                "invitations",
                 c.invitations_per_hour,
                 Duration::from_secs(3600),
             ),
@@ -152,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_window_allows_its_limit_then_refuses_with_retry_after() {
-        let l = Limiter::new(3, Duration::from_secs(60));
+        let l = Limiter::new("test", 3, Duration::from_secs(60));
         for _ in 0..3 {
             l.hit("a").unwrap();
         }
@@ -168,7 +183,7 @@ mod tests {
 
     #[test]
     fn windows_expire() {
-        let l = Limiter::new(1, Duration::from_millis(30));
+        let l = Limiter::new("test", 1, Duration::from_millis(30));
         l.hit("a").unwrap();
         assert!(l.hit("a").is_err());
         std::thread::sleep(Duration::from_millis(40));

@@ -61,7 +61,10 @@ pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next:
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
     let started = Instant::now();
+    let in_flight = crate::metrics::InFlight::start();
     let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    drop(in_flight);
+    crate::metrics::observe(method.as_str(), &res, started.elapsed());
     let status = res.status().as_u16();
     tracing::info!(
         request_id = %id,

@@ -23,6 +23,7 @@ enum Need {
 const POLICY: &[(&str, &str, Need)] = &[
     ("GET", "/healthz", Need::Public),
     ("GET", "/readyz", Need::Public),
+    ("GET", "/metrics", Need::Public),
     ("POST", "/auth/signup", Need::Public),
     ("POST", "/auth/login", Need::Public),
     ("POST", "/auth/password-reset", Need::Public),

@@ -171,10 +171,10 @@ async fn catalogue_lists_every_permission_with_the_built_in_roles_holding_it(app
     )
     .await
     .expect_error(409, "conflict");
-    app.delete(&format!("/permissions/app:reports:read"), &root.token)
+    app.delete("/permissions/app:reports:read", &root.token)
         .await
         .expect(200);
-    app.delete(&format!("/permissions/app:reports:read"), &root.token)
+    app.delete("/permissions/app:reports:read", &root.token)
         .await
         .expect_error(404, "not_found");
 }

@@ -165,6 +165,7 @@ pub async fn login(
             Ok(Json(new_session(&state, user).await?))
         }
         _ => {
+            crate::metrics::METRICS.login_failures.inc();
             if let Some(limits) = &state.limits {
                 // Counting the failure may itself exhaust the window; the answer stays 401.
                 let _ = limits.login_failures.hit(&failure_key);

@@ -80,6 +80,25 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
 
 const NUL_MESSAGE: &str = "Text must not contain NUL (\\u0000) characters";
 
+/// Answers `408 request_timeout` when a request (reading its body included) takes longer than
+/// `limit`: a client sending a body slowly cannot hold a request open for minutes. Whatever the
+/// handler had begun is dropped: a store change commits whole or not at all.
+pub async fn time_limit(
+    limit: std::time::Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request took too long (reading its body included)",
+        )
+        .into_response(),
+    }
+}
+
 /// Refuses a NUL character anywhere in the path or query string (`%00`), before any route sees
 /// it: PostgreSQL cannot store it, and no orgd value may hold it. Bodies are checked by `Json`.
 pub async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -> Response {

@@ -211,29 +211,41 @@ struct Entry<V> {
 /// One bounded cache of values with their tags.
 pub struct Cache<K, V> {
     entries: quick_cache::sync::Cache<K, Entry<V>>,
+    hits: prometheus_client::metrics::counter::Counter,
+    misses: prometheus_client::metrics::counter::Counter,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// A cache of at most `capacity` entries (least recently and least frequently used go first).
-    pub fn new(capacity: usize) -> Self {
+    /// `name` labels its hits and misses in the metrics.
+    pub fn new(name: &str, capacity: usize) -> Self {
+        use crate::metrics::{METRICS, named};
         Cache {
             entries: quick_cache::sync::Cache::new(capacity.max(16)),
+            hits: named(&METRICS.cache_hits, name),
+            misses: named(&METRICS.cache_misses, name),
         }
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
         let ttl = TTL_MS.load(Ordering::Relaxed);
         if ttl == 0 || !coherent() {
+            self.misses.inc();
             return None;
         }
-        let entry = self.entries.get(key)?;
+        let Some(entry) = self.entries.get(key) else {
+            self.misses.inc();
+            return None;
+        };
         let fresh = entry.stamp.epoch == EPOCH.load(Ordering::SeqCst)
             && entry.stored.elapsed() < Duration::from_millis(ttl)
             && untouched_since(&entry.slots, entry.stamp.sequence);
         if !fresh {
             self.entries.remove(key);
+            self.misses.inc();
             return None;
         }
+        self.hits.inc();
         Some(entry.value)
     }
 
@@ -278,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_write_makes_only_what_it_touched_stale() {
-        let c: Cache<u32, &str> = Cache::new(100);
+        let c: Cache<u32, &str> = Cache::new("test", 100);
         let (a, b) = (id(), id());
         let s = begin();
         c.put(1, "org a", &[Tag::Org(a)], s);
@@ -291,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_read_begun_before_a_write_is_not_stored_after_it() {
-        let c: Cache<u32, &str> = Cache::new(100);
+        let c: Cache<u32, &str> = Cache::new("test", 100);
         let a = id();
         let s = begin();
         bump(&[Tag::Org(a)]);
@@ -309,7 +321,7 @@ mod tests {
         let msg = encode_all(&tags);
         let back: Vec<Tag> = msg.split(' ').filter_map(Tag::decode).collect();
         assert_eq!(back, tags);
-        let c: Cache<u32, &str> = Cache::new(100);
+        let c: Cache<u32, &str> = Cache::new("test", 100);
         c.put(1, "x", &[Tag::User(u)], begin());
         apply(&msg);
         assert_eq!(c.get(&1), None);
@@ -319,7 +331,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let c: Cache<u32, u32> = Cache::new(1000);
+        let c: Cache<u32, u32> = Cache::new("test", 1000);
         let s = begin();
         for i in 0..10_000 {
             c.put(i, i, &[Tag::Org(id())], s);

@@ -41,9 +41,19 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A connection pool's size, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
 #[async_trait]
 pub trait Store: Resources + Roles + Bulk + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
+    /// The write pool's connections now.
+    fn pool_stats(&self) -> PoolStats;
 
     // Users and tokens.
     async fn create_user(&self, new: NewUser) -> StoreResult<User>;

@@ -78,13 +78,13 @@ impl Default for Caches {
         // Sized for about 100 MB at most: an organization view is about 1 KB (an access entry
         // holds one), a page of members up to 100 rows.
         Caches {
-            auth: Cache::new(50_000),
-            access: Cache::new(50_000),
-            organization: Cache::new(20_000),
-            organizations: Cache::new(5_000),
-            members: Cache::new(1_000),
-            member: Cache::new(20_000),
-            app_permissions: Cache::new(10_000),
+            auth: Cache::new("auth", 50_000),
+            access: Cache::new("access", 50_000),
+            organization: Cache::new("organization", 20_000),
+            organizations: Cache::new("organizations", 5_000),
+            members: Cache::new("members", 1_000),
+            member: Cache::new("member", 20_000),
+            app_permissions: Cache::new("app_permissions", 10_000),
         }
     }
 }
@@ -190,6 +190,14 @@ fn push_page(q: &mut QueryBuilder<Db>, page: &Page) {
 
 #[async_trait]
 impl Store for SqlStore {
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        crate::store::PoolStats {
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -43,11 +43,13 @@ impl std::ops::DerefMut for Tx {
 /// Begins a write transaction, after queueing on the node's writer lock where the engine has one
 /// (SQLite); the lock is held until the transaction ends.
 pub(super) async fn begin_write(store: &SqlStore) -> StoreResult<Tx> {
+    let started = std::time::Instant::now();
     let writer = match &store.writer {
         Some(queue) => Some(queue.clone().lock_owned().await),
         None => None,
     };
     let inner = engine::begin_write(&store.pool).await.map_err(err)?;
+    crate::metrics::write_waited(started.elapsed());
     Ok(Tx {
         touched: Vec::new(),
         inner,
