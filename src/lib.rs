@@ -75,7 +75,7 @@ impl AppState {
                        items are announced by an RFC 8288 `Link: <…>; rel=\"next\"` header. A \
                        caller who is not a member of an organization gets `404 not_found` for it \
                        and everything under it.",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

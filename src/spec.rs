@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 use crate::domain::country;
 
+mod examples;
+
 use crate::domain::validate::{
     EMAIL_PATTERN, NAME_PATTERN, NO_NUL_PATTERN, PERSON_PATTERN, SLUG_PATTERN, TEXT_PATTERN,
     URL_PATTERN, USERNAME_PATTERN, UUID_PATTERNS,
@@ -29,6 +31,220 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// The `operationId` of every operation, by method and path. Generated clients name their
+/// functions after it, so renaming one breaks them: a new route adds a row, an old row stays
+/// as it is. A test checks that every operation has exactly one row here.
+pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
+    ("get", "/healthz", "getHealth"),
+    ("get", "/readyz", "getReadiness"),
+    ("get", "/metrics", "getMetrics"),
+    ("post", "/auth/signup", "signup"),
+    ("post", "/auth/login", "login"),
+    ("post", "/auth/logout", "logout"),
+    ("post", "/auth/password-reset", "requestPasswordReset"),
+    (
+        "post",
+        "/auth/password-reset/confirm",
+        "confirmPasswordReset",
+    ),
+    ("get", "/users/me", "getCurrentUser"),
+    ("patch", "/users/me", "updateCurrentUser"),
+    ("post", "/users/me/password", "changePassword"),
+    ("get", "/users/me/invitations", "listMyInvitations"),
+    ("get", "/users", "listUsers"),
+    ("post", "/users", "createUser"),
+    ("get", "/users/{user}", "getUser"),
+    ("patch", "/users/{user}", "updateUser"),
+    ("delete", "/users/{user}", "deleteUser"),
+    ("post", "/users/{user}/tokens", "createUserToken"),
+    ("get", "/organizations", "listOrganizations"),
+    ("post", "/organizations", "createOrganization"),
+    ("get", "/organizations/{org}", "getOrganization"),
+    ("patch", "/organizations/{org}", "updateOrganization"),
+    ("delete", "/organizations/{org}", "deleteOrganization"),
+    ("post", "/organizations/{org}/leave", "leaveOrganization"),
+    ("get", "/organizations/{org}/members", "listMembers"),
+    ("post", "/organizations/{org}/members", "addMember"),
+    ("get", "/organizations/{org}/members/{user}", "getMember"),
+    (
+        "patch",
+        "/organizations/{org}/members/{user}",
+        "updateMemberRole",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/members/{user}",
+        "removeMember",
+    ),
+    (
+        "post",
+        "/organizations/{org}/members/{user}/toggle-admin",
+        "toggleMemberAdmin",
+    ),
+    (
+        "get",
+        "/organizations/{org}/members/{user}/permissions",
+        "getMemberPermissions",
+    ),
+    ("get", "/tokens", "listTokens"),
+    ("post", "/tokens", "createToken"),
+    ("delete", "/tokens/{id}", "revokeToken"),
+    (
+        "get",
+        "/organizations/{org}/service-accounts",
+        "listServiceAccounts",
+    ),
+    (
+        "post",
+        "/organizations/{org}/service-accounts",
+        "createServiceAccount",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/service-accounts/{user}",
+        "deleteServiceAccount",
+    ),
+    (
+        "get",
+        "/organizations/{org}/service-accounts/{user}/tokens",
+        "listServiceAccountTokens",
+    ),
+    (
+        "post",
+        "/organizations/{org}/service-accounts/{user}/tokens",
+        "createServiceAccountToken",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/service-accounts/{user}/tokens/{id}",
+        "revokeServiceAccountToken",
+    ),
+    ("get", "/organizations/{org}/invitations", "listInvitations"),
+    (
+        "post",
+        "/organizations/{org}/invitations",
+        "createInvitation",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/invitations/{id}",
+        "revokeInvitation",
+    ),
+    (
+        "post",
+        "/organizations/{org}/invitations/{id}/resend",
+        "resendInvitation",
+    ),
+    ("post", "/invitations/accept", "acceptInvitation"),
+    ("post", "/invitations/decline", "declineInvitation"),
+    ("get", "/organizations/{org}/projects", "listProjects"),
+    ("post", "/organizations/{org}/projects", "createProject"),
+    ("get", "/organizations/{org}/projects/{id}", "getProject"),
+    (
+        "patch",
+        "/organizations/{org}/projects/{id}",
+        "updateProject",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/projects/{id}",
+        "deleteProject",
+    ),
+    (
+        "get",
+        "/organizations/{org}/projects/{id}/members",
+        "listProjectMembers",
+    ),
+    (
+        "post",
+        "/organizations/{org}/projects/{id}/members",
+        "addProjectMember",
+    ),
+    (
+        "patch",
+        "/organizations/{org}/projects/{id}/members/{user}",
+        "updateProjectMemberRole",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/projects/{id}/members/{user}",
+        "removeProjectMember",
+    ),
+    (
+        "get",
+        "/organizations/{org}/applications",
+        "listApplications",
+    ),
+    (
+        "post",
+        "/organizations/{org}/applications",
+        "createApplication",
+    ),
+    (
+        "get",
+        "/organizations/{org}/applications/{id}",
+        "getApplication",
+    ),
+    (
+        "patch",
+        "/organizations/{org}/applications/{id}",
+        "updateApplication",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/applications/{id}",
+        "deleteApplication",
+    ),
+    ("get", "/permissions", "listPermissions"),
+    ("post", "/permissions", "registerInstallationPermission"),
+    (
+        "delete",
+        "/permissions/{key}",
+        "removeInstallationPermission",
+    ),
+    (
+        "get",
+        "/organizations/{org}/permissions",
+        "listOrganizationPermissions",
+    ),
+    (
+        "post",
+        "/organizations/{org}/permissions",
+        "registerOrganizationPermission",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/permissions/{key}",
+        "removeOrganizationPermission",
+    ),
+    (
+        "post",
+        "/organizations/{org}/permissions/check",
+        "checkPermissions",
+    ),
+    ("get", "/organizations/{org}/roles", "listRoles"),
+    ("post", "/organizations/{org}/roles", "createRole"),
+    ("get", "/organizations/{org}/roles/{key}", "getRole"),
+    ("patch", "/organizations/{org}/roles/{key}", "updateRole"),
+    ("delete", "/organizations/{org}/roles/{key}", "deleteRole"),
+];
+
+/// Operations a rate limit can refuse with `429 rate_limited`, by operationId.
+pub const RATE_LIMITED: &[&str] = &[
+    "signup",
+    "login",
+    "requestPasswordReset",
+    "createInvitation",
+    "resendInvitation",
+    // Creating the invitee's account counts as a sign-up.
+    "acceptInvitation",
+    // With `member_add_requires_consent` an addition sends an invitation.
+    "addMember",
+];
+
+/// Operations that never reach the database, so never answer `503 unavailable`.
+const NO_DATABASE: &[&str] = &["getHealth", "getMetrics"];
+
 /// Rules for request body properties: (schema, property, JSON Schema keywords).
 fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
     let email = json!({"pattern": EMAIL_PATTERN, "maxLength": 254});
@@ -39,10 +255,6 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
     let slug = json!({"pattern": SLUG_PATTERN, "not": {"type": "string", "anyOf": [{"pattern": UUID_PATTERNS[0]}, {"pattern": UUID_PATTERNS[1]}]}});
     let url = json!({"pattern": URL_PATTERN, "maxLength": 2048});
     let description = json!({"maxLength": 4096, "pattern": TEXT_PATTERN});
-    // Null stands for "none" wherever the field is optional.
-    let mut codes: Vec<Value> = country::codes().iter().map(|c| json!(c)).collect();
-    codes.push(Value::Null);
-    let country = json!({"enum": codes});
     let token_name = json!({"minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN});
     let short = json!({"maxLength": 1024, "pattern": TEXT_PATTERN});
     vec![
@@ -88,7 +300,6 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             description.clone(),
         ),
         ("CreateOrganizationRequest", "logo_url", url.clone()),
-        ("CreateOrganizationRequest", "country_code", country.clone()),
         ("UpdateOrganizationRequest", "name", org_name.clone()),
         ("UpdateOrganizationRequest", "slug", slug.clone()),
         (
@@ -97,7 +308,6 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             description.clone(),
         ),
         ("UpdateOrganizationRequest", "logo_url", url.clone()),
-        ("UpdateOrganizationRequest", "country_code", country.clone()),
         ("UpdateOrganizationRequest", "status_reason", short.clone()),
         (
             "UpdateOrganizationRequest",
@@ -156,30 +366,37 @@ fn unconstrained_string(p: &Value) -> bool {
     is_string && p.get("pattern").is_none() && p.get("enum").is_none() && p.get("format").is_none()
 }
 
-/// Rules across properties, by schema.
+/// Rules across properties, by schema. Only rules that generated clients read as plain
+/// constraints belong here: a rule that needs `oneOf` or `not` over the properties (which
+/// generators turn into one class per branch, each without the other fields) is enforced by the
+/// handler and said in the schema's description instead.
 fn object_rules() -> Vec<(&'static str, Value)> {
     vec![
-        (
-            "AddMemberRequest",
-            json!({
-                "oneOf": [
-                    {"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
-                    {"required": ["username"], "properties": {"username": {"type": "string"}}},
-                    {"required": ["email"], "properties": {"email": {"type": "string"}}}
-                ],
-                "not": {"anyOf": [
-                    {"required": ["role", "admin"], "properties": {"role": {"type": "string"}, "admin": {"type": "boolean"}}},
-                    {"required": ["name", "user_id"], "properties": {"name": {"type": "string"}, "user_id": {"type": "string"}}},
-                    {"required": ["name", "username"], "properties": {"name": {"type": "string"}, "username": {"type": "string"}}}
-                ]}
-            }),
-        ),
         // A new account needs a password; a signed-in caller sends the token alone.
         (
             "AcceptInvitationRequest",
             json!({"dependentRequired": {"name": ["password"], "username": ["password"]}}),
         ),
     ]
+}
+
+/// Properties whose schema is a shared component, nullable like the field: (schema, property,
+/// component).
+const SHARED_PROPERTIES: &[(&str, &str, &str)] = &[
+    ("CreateOrganizationRequest", "country_code", "CountryCode"),
+    ("UpdateOrganizationRequest", "country_code", "CountryCode"),
+];
+
+/// Component schemas that no Rust type derives.
+fn shared_schemas() -> Vec<(&'static str, Value)> {
+    vec![(
+        "CountryCode",
+        json!({
+            "type": "string",
+            "description": "An ISO 3166-1 alpha-2 country code, upper case.",
+            "enum": country::codes(),
+        }),
+    )]
 }
 
 /// Rules for query parameters: (parameter, keywords), applied wherever the parameter appears;
@@ -209,69 +426,161 @@ fn query_rules(path: &str) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The `Retry-After` header of the answers that ask a client to come back later.
+fn retry_after() -> Value {
+    json!({
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 1}
+    })
+}
+
+/// The name of the component a schema refers to.
+fn component(schema: &Value) -> Option<&str> {
+    schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+}
+
+/// A description for a response whose handler gives none: every response needs one (OpenAPI
+/// requires it, and generated clients print it in their documentation).
+fn default_description(status: &str, response: &Value) -> String {
+    let error = match status {
+        "400" => {
+            "`invalid_request`: the request is malformed or invalid; `details` names the fields"
+        }
+        "401" => "`unauthenticated`: no valid bearer token",
+        "403" => "`forbidden`: the caller's role or token does not allow this",
+        "404" => "`not_found`: no such resource, or the caller cannot see it",
+        "409" => "`conflict`: the request conflicts with the current state",
+        "429" => "`rate_limited`: too many requests; retry after `Retry-After`",
+        _ => "",
+    };
+    if !error.is_empty() {
+        return error.into();
+    }
+    let schema = &response["content"]["application/json"]["schema"];
+    match (status, component(schema), component(&schema["items"])) {
+        (_, Some("Ok"), _) => "Done".into(),
+        ("201", Some(name), _) => format!("The new `{name}`"),
+        (_, Some(name), _) => format!("The `{name}`"),
+        (_, None, Some(name)) if response["headers"].get("link").is_some() => {
+            format!("A page of `{name}` items; a `Link` header names the next page")
+        }
+        (_, None, Some(name)) => format!("The `{name}` items"),
+        _ => "Success".into(),
+    }
+}
+
+/// Completes what every operation shares: its operationId, the error answers any request can
+/// get, a description on every response, and examples.
+fn complete_operation(path: &str, method: &str, op: &mut Value) {
+    let id = OPERATION_IDS
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, id)| *id);
+    // Without a row, utoipa's (the handler's name) stays, and the conventions test fails.
+    if let Some(id) = id {
+        op["operationId"] = json!(id);
+    }
+    let has_body = op.get("requestBody").is_some();
+    let has_query = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+    if let Some(body) = op
+        .pointer_mut("/requestBody/content/application~1json")
+        .filter(|body| body.is_object())
+        && let Some(example) = component(&body["schema"]).and_then(examples::request)
+    {
+        body["example"] = example;
+    }
+    let responses = &mut op["responses"];
+    if has_body {
+        responses["413"] =
+            error_response("`payload_too_large`: the body exceeds the configured limit");
+        responses["415"] =
+            error_response("`unsupported_media_type`: the body is not `application/json`");
+        if responses.get("400").is_none() {
+            responses["400"] =
+                error_response("`invalid_request`: the body is malformed or invalid");
+        }
+    }
+    if has_query && responses.get("400").is_none() {
+        responses["400"] =
+            error_response("`invalid_request`: a query parameter is malformed or repeated");
+    }
+    if id.is_some_and(|id| RATE_LIMITED.contains(&id)) && responses.get("429").is_none() {
+        responses["429"] = error_response("");
+    }
+    responses["500"] = error_response(
+        "`internal`: an unexpected error; the server's log tells more under the `request_id`",
+    );
+    if !id.is_some_and(|id| NO_DATABASE.contains(&id)) {
+        responses["503"] = error_response(
+            "`unavailable`: the database cannot be reached; retry after `Retry-After`",
+        );
+    }
+    if let Some(responses) = responses.as_object_mut() {
+        for (status, response) in responses.iter_mut() {
+            if response["description"].as_str().unwrap_or("").is_empty() {
+                response["description"] = json!(default_description(status, response));
+            }
+            if status == "429" || status == "503" {
+                response["headers"]["Retry-After"] = retry_after();
+            }
+            if !status.starts_with('2') {
+                continue;
+            }
+            if let Some(body) = response.pointer_mut("/content/application~1json") {
+                let example = match (
+                    component(&body["schema"]),
+                    component(&body["schema"]["items"]),
+                ) {
+                    (Some(name), _) => examples::response(name),
+                    (None, Some(name)) => examples::response(name).map(|e| json!([e])),
+                    _ => None,
+                };
+                if let Some(example) = example {
+                    body["example"] = example;
+                }
+            }
+        }
+    }
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        // NUL is refused in every path segment.
+        for param in params.iter_mut().filter(|p| p["in"] == "path") {
+            if unconstrained_string(&param["schema"]) {
+                merge(&mut param["schema"], &json!({"pattern": NO_NUL_PATTERN}));
+            }
+        }
+        for param in params.iter_mut().filter(|p| p["in"] == "query") {
+            let name = param["name"].as_str().unwrap_or("").to_string();
+            if let Some((_, rule)) = query_rules(path).into_iter().find(|(n, _)| *n == name) {
+                merge(&mut param["schema"], &rule);
+            }
+        }
+    }
+}
+
 /// Completes the derived document (see the module comment).
 pub fn complete(spec: utoipa::openapi::OpenApi) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or_default();
+    // Relative: the document is generated offline (`orgd openapi`) and served by every node,
+    // so a client resolves it against wherever it fetched the document from.
+    v["servers"] = json!([{"url": "/", "description": "The orgd serving this document"}]);
     if let Some(paths) = v["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
-            let Some(item) = item.as_object_mut() else {
-                continue;
-            };
-            for (method, op) in item.iter_mut() {
-                let name: Vec<String> = path
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.trim_matches(|c| c == '{' || c == '}').replace('-', "_"))
-                    .collect();
-                op["operationId"] = json!(format!("{method}_{}", name.join("_")));
-                let has_body = op.get("requestBody").is_some();
-                let has_query = op
-                    .get("parameters")
-                    .and_then(Value::as_array)
-                    .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
-                let responses = &mut op["responses"];
-                if has_body {
-                    responses["413"] = error_response(
-                        "`payload_too_large`: the body exceeds the configured limit",
-                    );
-                    responses["415"] = error_response(
-                        "`unsupported_media_type`: the body is not `application/json`",
-                    );
-                    if responses.get("400").is_none() {
-                        responses["400"] =
-                            error_response("`invalid_request`: the body is malformed or invalid");
-                    }
-                }
-                if has_query && responses.get("400").is_none() {
-                    responses["400"] = error_response(
-                        "`invalid_request`: a query parameter is malformed or repeated",
-                    );
-                }
-                if path != "/healthz" {
-                    responses["503"] = error_response(
-                        "`unavailable`: the database cannot be reached; retry after `Retry-After`",
-                    );
-                }
-                if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
-                    // NUL is refused in every path segment.
-                    for param in params.iter_mut().filter(|p| p["in"] == "path") {
-                        if unconstrained_string(&param["schema"]) {
-                            merge(&mut param["schema"], &json!({"pattern": NO_NUL_PATTERN}));
-                        }
-                    }
-                    for param in params.iter_mut().filter(|p| p["in"] == "query") {
-                        let name = param["name"].as_str().unwrap_or("").to_string();
-                        if let Some((_, rule)) =
-                            query_rules(path).into_iter().find(|(n, _)| *n == name)
-                        {
-                            merge(&mut param["schema"], &rule);
-                        }
-                    }
+            if let Some(item) = item.as_object_mut() {
+                for (method, op) in item.iter_mut() {
+                    complete_operation(path, method, op);
                 }
             }
         }
     }
     let schemas = &mut v["components"]["schemas"];
+    for (name, schema) in shared_schemas() {
+        schemas[name] = schema;
+    }
     for (schema, property, rule) in body_rules() {
         let target = &mut schemas[schema]["properties"][property];
         assert!(
@@ -279,6 +588,19 @@ pub fn complete(spec: utoipa::openapi::OpenApi) -> Value {
             "spec rule for a missing property {schema}.{property}"
         );
         merge(target, &rule);
+    }
+    for (schema, property, shared) in SHARED_PROPERTIES {
+        let target = &mut schemas[*schema]["properties"][*property];
+        assert!(
+            target.is_object(),
+            "shared schema for a missing property {schema}.{property}"
+        );
+        let reference = json!({"$ref": format!("#/components/schemas/{shared}")});
+        let mut replaced = json!({"oneOf": [{"type": "null"}, reference]});
+        if let Some(description) = target.get("description") {
+            replaced["description"] = description.clone();
+        }
+        *target = replaced;
     }
     for (schema, rule) in object_rules() {
         merge(&mut schemas[schema], &rule);

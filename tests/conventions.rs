@@ -256,3 +256,176 @@ fn every_operation_documents_errors_and_security() {
     }
     assert!(operations >= 45, "{operations}");
 }
+
+/// Every operation has a stable camelCase operationId from the one table in `spec.rs`, which
+/// generated clients name their functions after; the table has a row for each operation and no
+/// row for a route that is gone.
+#[test]
+fn every_operation_has_a_unique_camel_case_operation_id() {
+    let spec = orgd::openapi();
+    let mut seen = std::collections::HashSet::new();
+    let mut operations = std::collections::HashSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations.insert((method.clone(), path.clone()));
+            let id = op["operationId"].as_str().unwrap_or_default();
+            let camel = id.starts_with(|c: char| c.is_ascii_lowercase())
+                && id.chars().all(|c| c.is_ascii_alphanumeric());
+            assert!(
+                camel,
+                "{method} {path}: operationId {id:?} is not camelCase"
+            );
+            assert!(
+                seen.insert(id.to_string()),
+                "{method} {path}: {id} is taken"
+            );
+            let row = orgd::spec::OPERATION_IDS
+                .iter()
+                .find(|(m, p, _)| m == method && p == path);
+            assert_eq!(row.map(|r| r.2), Some(id), "{method} {path} has no row");
+        }
+    }
+    let mut rows = std::collections::HashSet::new();
+    for (method, path, id) in orgd::spec::OPERATION_IDS {
+        assert!(
+            operations.contains(&(method.to_string(), path.to_string())),
+            "stale row: {method} {path} ({id}) is no operation"
+        );
+        assert!(rows.insert((method, path)), "two rows for {method} {path}");
+    }
+}
+
+/// Every response is described; every operation can answer `500 internal`, every one that
+/// reads the database `503 unavailable`, and the rate-limited ones `429 rate_limited`; the
+/// answers that ask the client to come back say when, with `Retry-After`.
+#[test]
+fn every_response_is_described_and_retryable_ones_say_when() {
+    let spec = orgd::openapi();
+    let mut limited = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.trim().is_empty(),
+                    "{method} {path} {status} has no description"
+                );
+                if status == "429" || status == "503" {
+                    assert_eq!(
+                        response["headers"]["Retry-After"]["schema"]["type"], "integer",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            assert!(responses.contains_key("500"), "{method} {path} has no 500");
+            let database = !["/healthz", "/metrics"].contains(&path.as_str());
+            assert_eq!(
+                responses.contains_key("503"),
+                database,
+                "{method} {path} 503"
+            );
+            if responses.contains_key("429") {
+                limited.push(op["operationId"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    limited.sort();
+    let mut expected: Vec<String> = orgd::spec::RATE_LIMITED
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(limited, expected);
+    for id in [
+        "signup",
+        "login",
+        "requestPasswordReset",
+        "createInvitation",
+    ] {
+        assert!(limited.iter().any(|l| l == id), "{id}");
+    }
+}
+
+/// A relative server: the document is generated offline and served by every node.
+#[test]
+fn the_document_names_its_server() {
+    let spec = orgd::openapi();
+    assert_eq!(spec["servers"][0]["url"], "/");
+    assert!(spec["servers"][0]["description"].is_string());
+}
+
+/// Every request body has an example (schemathesis sends it; the client lint checks it against
+/// the schema), and so do the bodies clients read most.
+#[test]
+fn request_bodies_and_main_responses_have_examples() {
+    let spec = orgd::openapi();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(body) = op.get("requestBody") {
+                assert!(
+                    body["content"]["application/json"]["example"].is_object(),
+                    "{method} {path} has no request example"
+                );
+            }
+        }
+    }
+    let example = |path: &str, method: &str, status: &str| {
+        spec["paths"][path][method]["responses"][status]["content"]["application/json"]["example"]
+            .clone()
+    };
+    assert_eq!(
+        example("/organizations", "post", "201")["slug"],
+        json!("acme")
+    );
+    assert_eq!(
+        example("/organizations/{org}/members", "get", "200")[0]["role"],
+        json!("admin")
+    );
+    assert!(example("/auth/signup", "post", "201")["access_token"].is_string());
+}
+
+/// Request models are plain objects: a rule across fields (such as "exactly one of `user_id`,
+/// `username`, `email`" when adding a member) is checked by the server and told in the
+/// description, since generators turn `oneOf`/`not` into one class per branch that drops the
+/// other fields.
+#[test]
+fn request_schemas_are_plain_objects() {
+    let spec = orgd::openapi();
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        if !name.ends_with("Request") {
+            continue;
+        }
+        for keyword in ["oneOf", "anyOf", "allOf", "not", "if"] {
+            assert!(schema.get(keyword).is_none(), "{name} uses {keyword}");
+        }
+    }
+    let add = &spec["components"]["schemas"]["AddMemberRequest"];
+    for field in ["user_id", "username", "email", "name", "role", "admin"] {
+        assert!(add["properties"][field].is_object(), "{field}");
+    }
+    assert!(
+        add["description"]
+            .as_str()
+            .unwrap()
+            .contains("exactly one of `user_id`, `username`")
+    );
+}
+
+/// The country codes are one shared, nullable enum, not a copy in every model.
+#[test]
+fn country_codes_are_one_shared_schema() {
+    let spec = orgd::openapi();
+    let codes = &spec["components"]["schemas"]["CountryCode"];
+    assert_eq!(codes["type"], "string");
+    assert!(codes["enum"].as_array().unwrap().contains(&json!("DE")));
+    let text = spec.to_string();
+    assert_eq!(text.matches("\"ZW\"").count(), 1, "the enum is copied");
+    for model in ["CreateOrganizationRequest", "UpdateOrganizationRequest"] {
+        assert_eq!(
+            spec["components"]["schemas"][model]["properties"]["country_code"]["oneOf"],
+            json!([{"type": "null"}, {"$ref": "#/components/schemas/CountryCode"}]),
+            "{model}"
+        );
+    }
+}

@@ -31,11 +31,15 @@ impl super::ListFilters for MemberListQuery {
     const ORDER: super::Order = super::Order::Added;
 }
 
+/// Who joins, and with which role. Name the account by exactly one of `user_id`, `username`
+/// and `email`; give `role` or the legacy `admin`, not both; give `name` only with `email`.
+/// The server checks these rules (`400 invalid_request`, naming the field).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    /// Exactly one of `user_id`, `username`, `email`.
+    /// An existing account's id.
     pub user_id: Option<Uuid>,
+    /// An existing account's username.
     pub username: Option<String>,
     /// An unknown email provisions a password-less user, who claims the account through
     /// password reset (a link sent to that address).
