@@ -482,6 +482,12 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
     if let Some(id) = id {
         op["operationId"] = json!(id);
     }
+    // `[{}]` (utoipa's `security(())`) and `[]` both say "no credentials"; generators read
+    // only `[]` as public (openapi-python-client wants an authenticated client for sign-up on
+    // `[{}]`).
+    if op["security"] == json!([{}]) {
+        op["security"] = json!([]);
+    }
     let has_body = op.get("requestBody").is_some();
     let has_query = op
         .get("parameters")
