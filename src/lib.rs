@@ -125,6 +125,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::request_password_reset))
         .routes(routes!(auth::confirm_password_reset))
+        .routes(routes!(auth::verify_email))
+        .routes(routes!(auth::resend_verification))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::list_users, users::create_user))

@@ -206,6 +206,8 @@ fn every_operation_documents_errors_and_security() {
         "/auth/login",
         "/auth/password-reset",
         "/auth/password-reset/confirm",
+        "/auth/verify-email",
+        "/auth/verify-email/resend",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -279,6 +279,7 @@ impl TestApp {
                 password_hash: (!service_account).then(fixture_hash),
                 is_superuser: superuser,
                 is_service_account: service_account,
+                email_verified: !service_account,
             })
             .await
             .expect("create fixture user");
