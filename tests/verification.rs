@@ -52,7 +52,10 @@ async fn the_signup_link_verifies_the_address_once(app: TestApp) {
     let mail = wait_for_mail(&sink, 1).await;
     assert!(mail.contains("vera@example.com"), "{mail}");
     let plain = mail.replace("=\n", "").replace("=3D", "=");
-    assert!(plain.contains("/auth/verify-email?token=orgd_vfy_"), "{mail}");
+    assert!(
+        plain.contains("/auth/verify-email?token=orgd_vfy_"),
+        "{mail}"
+    );
     let token = token_in(&mail);
 
     // A wrong or malformed token changes nothing.
