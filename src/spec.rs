@@ -30,8 +30,12 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 /// Rules for request body properties: (schema, property, JSON Schema keywords).
+fn email_rule() -> Value {
+    json!({"pattern": EMAIL_PATTERN, "maxLength": 254})
+}
+
 fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
-    let email = json!({"pattern": EMAIL_PATTERN, "maxLength": 254});
+    let email = email_rule();
     let username = json!({"pattern": USERNAME_PATTERN});
     let password = json!({"minLength": 8, "maxLength": 256, "pattern": NO_NUL_PATTERN});
     let person = json!({"maxLength": 256, "pattern": PERSON_PATTERN});
@@ -138,9 +142,63 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             "description",
             description.clone(),
         ),
-        ("UpdateApplicationRequest", "name", org_name),
+        ("UpdateApplicationRequest", "name", org_name.clone()),
         ("UpdateApplicationRequest", "description", description),
+        (
+            "CreateRoleRequest",
+            "key",
+            json!({"pattern": ROLE_KEY_PATTERN}),
+        ),
+        ("CreateRoleRequest", "name", org_name.clone()),
+        ("CreateRoleRequest", "description", short.clone()),
+        (
+            "CreateRoleRequest",
+            "permissions",
+            json!({"maxItems": 200, "items": permission_name()}),
+        ),
+        ("UpdateRoleRequest", "name", org_name),
+        ("UpdateRoleRequest", "description", short.clone()),
+        (
+            "UpdateRoleRequest",
+            "permissions",
+            json!({"maxItems": 200, "items": permission_name()}),
+        ),
+        (
+            "RegisterPermissionRequest",
+            "key",
+            json!({"maxLength": 128, "pattern": APP_PERMISSION_PATTERN}),
+        ),
+        ("RegisterPermissionRequest", "description", short),
+        ("PermissionCheck", "permission", permission_name()),
+        ("CheckPermissionsRequest", "permission", permission_name()),
+        (
+            "CheckPermissionsRequest",
+            "checks",
+            json!({"minItems": 1, "maxItems": 100}),
+        ),
+        ("ResendVerificationRequest", "email", email_rule()),
+        (
+            "VerifyEmailRequest",
+            "token",
+            json!({"minLength": 1, "maxLength": 256}),
+        ),
     ]
+}
+
+/// A role key: a built-in one or a custom role's.
+pub const ROLE_KEY_PATTERN: &str = "^[a-z][a-z0-9_-]{0,47}$";
+/// An application permission's name (`authz::is_app_permission`).
+pub const APP_PERMISSION_PATTERN: &str = "^app:[a-z0-9_-]+(:[a-z0-9_-]+){0,7}$";
+
+/// A permission of the catalogue or an application permission.
+fn permission_name() -> Value {
+    let catalogue: Vec<&str> = crate::authz::Permission::all()
+        .map(crate::authz::Permission::as_str)
+        .collect();
+    json!({
+        "maxLength": 128,
+        "pattern": format!("^({})$|{APP_PERMISSION_PATTERN}", catalogue.join("|")),
+    })
 }
 
 fn description_short(max: usize) -> Value {
@@ -174,6 +232,11 @@ fn object_rules() -> Vec<(&'static str, Value)> {
                 ]}
             }),
         ),
+        // One check, a batch, or both: never neither.
+        (
+            "CheckPermissionsRequest",
+            json!({"anyOf": [{"required": ["permission"]}, {"required": ["checks"]}]}),
+        ),
         // A new account needs a password; a signed-in caller sends the token alone.
         (
             "AcceptInvitationRequest",
@@ -198,6 +261,7 @@ fn query_rules(path: &str) -> Vec<(&'static str, Value)> {
         ),
         ("after", json!({"pattern": cursor})),
         ("include", json!({"enum": ["members", ""]})),
+        ("replacement", json!({"pattern": ROLE_KEY_PATTERN})),
         (
             "q",
             json!({"maxLength": crate::routes::SEARCH_MAX, "pattern": NO_NUL_PATTERN}),
