@@ -279,6 +279,10 @@ fn cors_layer(config: &Config) -> Option<tower_http::cors::CorsLayer> {
                 header::LINK,
                 header::RETRY_AFTER,
                 header::WWW_AUTHENTICATE,
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderName::from_static("ratelimit-reset"),
+                HeaderName::from_static("ratelimit-policy"),
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )
