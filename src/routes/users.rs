@@ -136,7 +136,7 @@ fn profile_patch(
 #[utoipa::path(get, path = "/users/me", tag = "users",
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<User> {
-    Json(caller.user)
+    Json(std::sync::Arc::unwrap_or_clone(caller.user))
 }
 
 /// Update the signed-in user's profile.

@@ -105,7 +105,7 @@ pub struct Authenticated {
     pub kind: TokenKind,
     pub organization_id: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
-    pub user: User,
+    pub user: std::sync::Arc<User>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
