@@ -13,17 +13,6 @@ async fn anon(app: &TestApp, path: &str, body: Value) -> common::TestResponse {
         .await
 }
 
-async fn wait_for_mail(sink: &SmtpSink, n: usize) -> String {
-    for _ in 0..100 {
-        let mails = sink.messages.lock().await.clone();
-        if mails.len() >= n {
-            return mails[n - 1].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("mail {n} never arrived");
-}
-
 /// The `orgd_vfy_…` token in a mail (quoted-printable may wrap it: joined first).
 fn token_in(mail: &str) -> String {
     let joined = mail.replace("=\n", "");
@@ -49,7 +38,7 @@ async fn the_signup_link_verifies_the_address_once(app: TestApp) {
     .await;
     let session = r.expect(201)["access_token"].as_str().unwrap().to_string();
     assert_eq!(r.body["user"]["email_verified"], false);
-    let mail = wait_for_mail(&sink, 1).await;
+    let mail = sink.wait_for(1).await;
     assert!(mail.contains("vera@example.com"), "{mail}");
     let plain = mail.replace("=\n", "").replace("=3D", "=");
     assert!(
@@ -98,7 +87,7 @@ async fn the_signup_link_verifies_the_address_once(app: TestApp) {
     )
     .await;
     let walt = r.expect(201)["user"]["id"].as_str().unwrap().to_string();
-    let old = token_in(&wait_for_mail(&sink, 2).await);
+    let old = token_in(&sink.wait_for(2).await);
     let root = app.superuser("root").await;
     let moved = app
         .patch(
@@ -133,8 +122,8 @@ async fn the_signup_link_verifies_the_address_once(app: TestApp) {
     )
     .await
     .expect(202);
-    let fresh = token_in(&wait_for_mail(&sink, 3).await);
-    assert!(wait_for_mail(&sink, 3).await.contains("walter@example.com"));
+    let fresh = token_in(&sink.wait_for(3).await);
+    assert!(sink.wait_for(3).await.contains("walter@example.com"));
     app.exec("UPDATE email_verifications SET expires_at = 0")
         .await;
     anon(&app, "/auth/verify-email", json!({"token": fresh}))
@@ -170,7 +159,7 @@ async fn an_installation_can_require_verified_addresses(app: TestApp) {
     .await
     .expect_error(401, "invalid_credentials");
     // The first link, then a resent one: either verifies; after one, the other is spent.
-    let first = token_in(&wait_for_mail(&sink, 1).await);
+    let first = token_in(&sink.wait_for(1).await);
     anon(
         &app,
         "/auth/verify-email/resend",
@@ -178,7 +167,7 @@ async fn an_installation_can_require_verified_addresses(app: TestApp) {
     )
     .await
     .expect(202);
-    let second = token_in(&wait_for_mail(&sink, 2).await);
+    let second = token_in(&sink.wait_for(2).await);
     assert_ne!(first, second);
     anon(&app, "/auth/verify-email", json!({"token": second}))
         .await

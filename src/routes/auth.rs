@@ -239,6 +239,18 @@ pub struct PasswordResetConfirmRequest {
     pub revoke_tokens: bool,
 }
 
+/// Requests that email a link (password reset, verification) count per client address and per
+/// address mailed (`kind` keeps each kind's count of an address apart).
+fn limit_mail_requests(state: &AppState, ip: &str, kind: &str, email: &str) -> ApiResult<()> {
+    if let Some(limits) = &state.limits {
+        limits.password_resets.hit(&format!("ip:{ip}"))?;
+        limits
+            .password_resets
+            .hit(&format!("{kind}:{}", email.to_lowercase()))?;
+    }
+    Ok(())
+}
+
 /// How long a password-reset link works.
 const RESET_LIFETIME_SECS: i64 = 3600;
 
@@ -260,12 +272,7 @@ pub async fn request_password_reset(
     let email = c.check("email", validate::email(&req.email));
     c.finish()?;
     let email = email.unwrap_or_default();
-    if let Some(limits) = &state.limits {
-        limits.password_resets.hit(&format!("ip:{ip}"))?;
-        limits
-            .password_resets
-            .hit(&format!("email:{}", email.to_lowercase()))?;
-    }
+    limit_mail_requests(&state, &ip, "email", &email)?;
     let (token, hash) = crate::mailer::mint_reset_token();
     let expires = Timestamp::now().plus_secs(RESET_LIFETIME_SECS);
     if let Some(user) = state
@@ -343,12 +350,7 @@ pub async fn resend_verification(
     let email = c.check("email", validate::email(&req.email));
     c.finish()?;
     let email = email.unwrap_or_default();
-    if let Some(limits) = &state.limits {
-        limits.password_resets.hit(&format!("ip:{ip}"))?;
-        limits
-            .password_resets
-            .hit(&format!("verify:{}", email.to_lowercase()))?;
-    }
+    limit_mail_requests(&state, &ip, "verify", &email)?;
     if let Some(user) = state.store.user_by_email(&email).await?
         && !user.email_verified
     {
