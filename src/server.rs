@@ -98,9 +98,12 @@ pub async fn serve(
 }
 
 /// A connection that fails with `TimedOut` once no byte has moved either way for `limit`.
+/// Progress only notes the time; the timer is moved when it fires early, so a busy connection
+/// costs no timer work per read or write.
 pub struct IdleLimited {
     inner: TcpStream,
     limit: Duration,
+    last: Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -109,16 +112,26 @@ impl IdleLimited {
         IdleLimited {
             inner,
             limit,
+            last: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(limit)),
         }
     }
 
     fn moved(&mut self) {
-        let next = Instant::now() + self.limit;
-        self.deadline.as_mut().reset(next);
+        self.last = Instant::now();
     }
 
+    /// Whether the connection has been idle for the limit; otherwise the timer is armed (and
+    /// wakes this task) for when it would be.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.deadline.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let due = self.last + self.limit;
+        if due <= Instant::now() {
+            return true;
+        }
+        self.deadline.as_mut().reset(due);
         self.deadline.as_mut().poll(cx).is_ready()
     }
 
