@@ -77,7 +77,7 @@ pub fn bearer(header: &str) -> Option<&str> {
 /// The authenticated principal of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: User,
+    pub user: std::sync::Arc<User>,
     pub token_id: Uuid,
     pub kind: TokenKind,
     /// A scoped token acts only inside this organization (and on its owner's profile).

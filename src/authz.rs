@@ -688,6 +688,8 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/auth/login", Access::Public),
     ("POST", "/auth/password-reset", Access::Public),
     ("POST", "/auth/password-reset/confirm", Access::Public),
+    ("POST", "/auth/verify-email", Access::Public),
+    ("POST", "/auth/verify-email/resend", Access::Public),
     ("POST", "/invitations/accept", Access::Public),
     ("POST", "/invitations/decline", Access::Public),
     ("POST", "/auth/logout", Access::Authenticated),

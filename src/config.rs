@@ -124,6 +124,14 @@ pub struct Settings {
     /// only) [default: false]
     #[arg(long, env = "ORGD_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: Option<bool>,
+    /// Only accounts whose email address is verified may sign in; sign-up then answers `202`
+    /// and sends a verification link instead of a session [default: false]
+    #[arg(long, env = "ORGD_REQUIRE_VERIFIED_EMAIL")]
+    pub require_verified_email: Option<bool>,
+    /// The verification link sent by email; `{token}` is replaced by the token
+    /// [default: http://LISTEN/auth/verify-email?token={token}]
+    #[arg(long, env = "ORGD_EMAIL_VERIFICATION_URL")]
+    pub email_verification_url: Option<String>,
     /// Serve `GET /metrics` on this address only, instead of on `listen` [default: on `listen`]
     #[arg(long, env = "ORGD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -177,6 +185,8 @@ pub struct Config {
     pub password_resets_per_hour: u32,
     pub invitations_per_hour: u32,
     pub trust_forwarded_for: bool,
+    pub require_verified_email: bool,
+    pub email_verification_url: String,
     pub metrics_listen: Option<SocketAddr>,
     pub cors_allowed_origins: Vec<String>,
     pub header_read_timeout_secs: u64,
@@ -237,6 +247,13 @@ impl Config {
         if !password_reset_url.contains("{token}") {
             return Err("password_reset_url must contain {token}".into());
         }
+        let email_verification_url = pick!(
+            email_verification_url,
+            format!("http://{listen}/auth/verify-email?token={{token}}")
+        );
+        if !email_verification_url.contains("{token}") {
+            return Err("email_verification_url must contain {token}".into());
+        }
         let cfg = Config {
             listen,
             database_url: pick!(database_url, default_url),
@@ -271,6 +288,8 @@ impl Config {
             password_resets_per_hour: pick!(password_resets_per_hour, 20),
             invitations_per_hour: pick!(invitations_per_hour, 500),
             trust_forwarded_for: pick!(trust_forwarded_for, false),
+            require_verified_email: pick!(require_verified_email, false),
+            email_verification_url,
             metrics_listen: cli.metrics_listen.or(file.metrics_listen),
             cors_allowed_origins: cors_origins(pick!(cors_allowed_origins, Vec::new()))?,
             header_read_timeout_secs: pick!(header_read_timeout_secs, 10).max(1),
@@ -362,6 +381,8 @@ impl fmt::Debug for Config {
             .field("password_resets_per_hour", &self.password_resets_per_hour)
             .field("invitations_per_hour", &self.invitations_per_hour)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("require_verified_email", &self.require_verified_email)
+            .field("email_verification_url", &self.email_verification_url)
             .field("metrics_listen", &self.metrics_listen)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)

@@ -125,6 +125,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::request_password_reset))
         .routes(routes!(auth::confirm_password_reset))
+        .routes(routes!(auth::verify_email))
+        .routes(routes!(auth::resend_verification))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::list_users, users::create_user))
@@ -277,6 +279,10 @@ fn cors_layer(config: &Config) -> Option<tower_http::cors::CorsLayer> {
                 header::LINK,
                 header::RETRY_AFTER,
                 header::WWW_AUTHENTICATE,
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderName::from_static("ratelimit-reset"),
+                HeaderName::from_static("ratelimit-policy"),
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )

@@ -54,6 +54,16 @@ impl Mailer {
         self.send(to, "Set your password".into(), body).await
     }
 
+    pub async fn send_email_verification(&self, to: &str, link: &str) -> Result<(), String> {
+        let body = format!(
+            "Confirm that this address is yours: {link}\r\n\r\n\
+             The link works once, for 24 hours. If you did not create an account, ignore this \
+             email.\r\n"
+        );
+        self.send(to, "Confirm your email address".into(), body)
+            .await
+    }
+
     async fn send(&self, to: &str, subject: String, body: String) -> Result<(), String> {
         let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;
         let message = Message::builder()
@@ -85,6 +95,53 @@ pub fn mint_reset_token() -> (String, [u8; 32]) {
     let token = pat_like.replacen("orgd_pat_", "orgd_pwr_", 1);
     let hash = crate::auth::hash_token(&token);
     (token, hash)
+}
+
+/// A new email-verification token (`orgd_vfy_…`, 256 random bits) and its hash.
+pub fn mint_verification_token() -> (String, [u8; 32]) {
+    let (pat_like, _) = crate::auth::mint(TokenKind::Pat);
+    let token = pat_like.replacen("orgd_pat_", "orgd_vfy_", 1);
+    let hash = crate::auth::hash_token(&token);
+    (token, hash)
+}
+
+/// How long an email-verification link works.
+pub const VERIFICATION_LIFETIME_SECS: i64 = 24 * 3600;
+
+/// Records a verification link for `user` and sends it to their address in the background (or,
+/// without a mail server, writes it to the server log). Nothing happens for an address that is
+/// verified already or an account that cannot sign in.
+pub async fn send_verification(state: &AppState, user: Uuid) -> crate::error::ApiResult<()> {
+    let (token, hash) = mint_verification_token();
+    let expires = Timestamp::now().plus_secs(VERIFICATION_LIFETIME_SECS);
+    let Some(user) = state
+        .store
+        .create_email_verification(user, hash, expires)
+        .await?
+    else {
+        return Ok(());
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let link = state
+            .config
+            .email_verification_url
+            .replace("{token}", &token);
+        match &state.mailer {
+            None => tracing::info!(user = %user.id, email = %user.email, %link,
+                "no mail server configured: email verification link"),
+            Some(mailer) => match mailer.send_email_verification(&user.email, &link).await {
+                Ok(()) => {
+                    crate::metrics::METRICS.mail_sent.inc();
+                }
+                Err(e) => {
+                    crate::metrics::METRICS.mail_failures.inc();
+                    tracing::warn!(user = %user.id, error = %e, "verification email failed");
+                }
+            },
+        }
+    });
+    Ok(())
 }
 
 /// Sends a password-reset link to `email`, or without a mail server writes it to the server log

@@ -219,6 +219,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                     password_hash: Some(hash),
                     is_superuser: superuser,
                     is_service_account: false,
+                    // The operator vouches for the address (and the first superuser must be
+                    // able to sign in when verified addresses are required).
+                    email_verified: true,
                 })
                 .await
                 .map_err(|e| e.to_string())?;

@@ -47,12 +47,31 @@ impl Limiter {
         if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
+        let reset = self.retry_after(entry.0, now);
         if entry.1 >= self.limit {
             crate::metrics::rate_limited(self.name);
-            return Err(ApiError::rate_limited(self.retry_after(entry.0, now)));
+            self.report(0, reset);
+            return Err(ApiError::rate_limited(reset));
         }
         entry.1 += 1;
+        self.report(self.limit - entry.1, reset);
         Ok(())
+    }
+
+    /// Tells the request's response what is left of this limit (the tightest limit a request
+    /// met is the one its `RateLimit` headers show).
+    fn report(&self, remaining: u32, reset_secs: u64) {
+        let quota = Quota {
+            limit: self.limit,
+            remaining,
+            reset_secs,
+            window_secs: self.window.as_secs().max(1),
+        };
+        let _ = QUOTA.try_with(|q| {
+            if q.get().is_none_or(|old| quota.remaining < old.remaining) {
+                q.set(Some(quota));
+            }
+        });
     }
 
     /// Refuses when `key` has used up its window, without counting an event.
@@ -62,7 +81,9 @@ impl Limiter {
         match map.get(key) {
             Some((start, n)) if now.duration_since(*start) < self.window && *n >= self.limit => {
                 crate::metrics::rate_limited(self.name);
-                Err(ApiError::rate_limited(self.retry_after(*start, now)))
+                let reset = self.retry_after(*start, now);
+                self.report(0, reset);
+                Err(ApiError::rate_limited(reset))
             }
             _ => Ok(()),
         }
@@ -74,6 +95,48 @@ impl Limiter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+}
+
+/// What is left of the tightest limit a request met, for its `RateLimit` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_secs: u64,
+    pub window_secs: u64,
+}
+
+tokio::task_local! {
+    static QUOTA: std::cell::Cell<Option<Quota>>;
+}
+
+/// Runs a request, collecting the limits it met.
+pub async fn scope<F: std::future::Future>(f: F) -> (F::Output, Option<Quota>) {
+    QUOTA
+        .scope(std::cell::Cell::new(None), async {
+            let out = f.await;
+            (out, QUOTA.with(|q| q.get()))
+        })
+        .await
+}
+
+/// The IETF `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers, the `RateLimit-Limit`,
+/// `-Remaining`, `-Reset` and `-Policy` fields) for a quota.
+pub fn headers(q: Quota, h: &mut axum::http::HeaderMap) {
+    use axum::http::HeaderValue;
+    for (name, value) in [
+        ("ratelimit-limit", q.limit.to_string()),
+        ("ratelimit-remaining", q.remaining.to_string()),
+        ("ratelimit-reset", q.reset_secs.to_string()),
+        (
+            "ratelimit-policy",
+            format!("{};w={}", q.limit, q.window_secs),
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
     }
 }
 

@@ -62,8 +62,13 @@ pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next:
     req.extensions_mut().insert(caller.clone());
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
-    let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let (mut res, quota) = REQUEST_ID
+        .scope(id.clone(), crate::ratelimit::scope(next.run(req)))
+        .await;
     drop(in_flight);
+    if let Some(q) = quota {
+        crate::ratelimit::headers(q, res.headers_mut());
+    }
     crate::metrics::observe(method.as_str(), &res, started.elapsed());
     let status = res.status().as_u16();
     tracing::info!(

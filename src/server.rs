@@ -98,9 +98,12 @@ pub async fn serve(
 }
 
 /// A connection that fails with `TimedOut` once no byte has moved either way for `limit`.
+/// Progress only notes the time; the timer is moved when it fires early, so a busy connection
+/// costs no timer work per read or write.
 pub struct IdleLimited {
     inner: TcpStream,
     limit: Duration,
+    last: Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -109,17 +112,45 @@ impl IdleLimited {
         IdleLimited {
             inner,
             limit,
+            last: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(limit)),
         }
     }
 
     fn moved(&mut self) {
-        let next = Instant::now() + self.limit;
-        self.deadline.as_mut().reset(next);
+        self.last = Instant::now();
     }
 
+    /// Whether the connection has been idle for the limit; otherwise the timer is armed (and
+    /// wakes this task) for when it would be.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.deadline.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let due = self.last + self.limit;
+        if due <= Instant::now() {
+            return true;
+        }
+        self.deadline.as_mut().reset(due);
         self.deadline.as_mut().poll(cx).is_ready()
+    }
+
+    /// A write's outcome: progress resets the deadline; waiting past it fails.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match r {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.moved();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle())),
+            other => other,
+        }
     }
 }
 
@@ -153,16 +184,8 @@ impl AsyncWrite for IdleLimited {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.moved();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle())),
-            other => other,
-        }
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.wrote(cx, r)
     }
 
     fn poll_write_vectored(
@@ -170,16 +193,8 @@ impl AsyncWrite for IdleLimited {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.moved();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle())),
-            other => other,
-        }
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {

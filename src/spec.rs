@@ -47,6 +47,8 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
         "/auth/password-reset/confirm",
         "confirmPasswordReset",
     ),
+    ("post", "/auth/verify-email", "verifyEmail"),
+    ("post", "/auth/verify-email/resend", "resendVerification"),
     ("get", "/users/me", "getCurrentUser"),
     ("patch", "/users/me", "updateCurrentUser"),
     ("post", "/users/me/password", "changePassword"),
@@ -234,6 +236,7 @@ pub const RATE_LIMITED: &[&str] = &[
     "signup",
     "login",
     "requestPasswordReset",
+    "resendVerification",
     "createInvitation",
     "resendInvitation",
     // Creating the invitee's account counts as a sign-up.
@@ -246,8 +249,12 @@ pub const RATE_LIMITED: &[&str] = &[
 const NO_DATABASE: &[&str] = &["getHealth", "getMetrics"];
 
 /// Rules for request body properties: (schema, property, JSON Schema keywords).
+fn email_rule() -> Value {
+    json!({"pattern": EMAIL_PATTERN, "maxLength": 254})
+}
+
 fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
-    let email = json!({"pattern": EMAIL_PATTERN, "maxLength": 254});
+    let email = email_rule();
     let username = json!({"pattern": USERNAME_PATTERN});
     let password = json!({"minLength": 8, "maxLength": 256, "pattern": NO_NUL_PATTERN});
     let person = json!({"maxLength": 256, "pattern": PERSON_PATTERN});
@@ -348,9 +355,70 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             "description",
             description.clone(),
         ),
-        ("UpdateApplicationRequest", "name", org_name),
+        ("UpdateApplicationRequest", "name", org_name.clone()),
         ("UpdateApplicationRequest", "description", description),
+        (
+            "CreateRoleRequest",
+            "key",
+            json!({"pattern": ROLE_KEY_PATTERN}),
+        ),
+        ("CreateRoleRequest", "name", org_name.clone()),
+        ("CreateRoleRequest", "description", short.clone()),
+        (
+            "CreateRoleRequest",
+            "permissions",
+            json!({"maxItems": 200, "items": permission_item()}),
+        ),
+        ("UpdateRoleRequest", "name", org_name),
+        ("UpdateRoleRequest", "description", short.clone()),
+        (
+            "UpdateRoleRequest",
+            "permissions",
+            json!({"maxItems": 200, "items": permission_item()}),
+        ),
+        (
+            "RegisterPermissionRequest",
+            "key",
+            json!({"maxLength": 128, "pattern": APP_PERMISSION_PATTERN}),
+        ),
+        ("RegisterPermissionRequest", "description", short),
+        ("PermissionCheck", "permission", permission_name()),
+        ("CheckPermissionsRequest", "permission", permission_name()),
+        (
+            "CheckPermissionsRequest",
+            "checks",
+            json!({"minItems": 1, "maxItems": 100}),
+        ),
+        ("ResendVerificationRequest", "email", email_rule()),
+        (
+            "VerifyEmailRequest",
+            "token",
+            json!({"minLength": 1, "maxLength": 256}),
+        ),
     ]
+}
+
+/// A role key: a built-in one or a custom role's.
+pub const ROLE_KEY_PATTERN: &str = "^[a-z][a-z0-9_-]{0,47}$";
+/// An application permission's name (`authz::is_app_permission`).
+pub const APP_PERMISSION_PATTERN: &str = "^app:[a-z0-9_-]+(:[a-z0-9_-]+){0,7}$";
+
+/// A permission of the catalogue or an application permission.
+fn permission_name() -> Value {
+    let catalogue: Vec<&str> = crate::authz::Permission::all()
+        .map(crate::authz::Permission::as_str)
+        .collect();
+    json!({
+        "maxLength": 128,
+        "pattern": format!("^({})$|{APP_PERMISSION_PATTERN}", catalogue.join("|")),
+    })
+}
+
+/// An item of a list of permissions: the rule replaces the derived item schema, type included.
+fn permission_item() -> Value {
+    let mut item = permission_name();
+    item["type"] = json!("string");
+    item
 }
 
 fn description_short(max: usize) -> Value {
@@ -415,6 +483,7 @@ fn query_rules(path: &str) -> Vec<(&'static str, Value)> {
         ),
         ("after", json!({"pattern": cursor})),
         ("include", json!({"enum": ["members", ""]})),
+        ("replacement", json!({"pattern": ROLE_KEY_PATTERN})),
         (
             "q",
             json!({"maxLength": crate::routes::SEARCH_MAX, "pattern": NO_NUL_PATTERN}),
@@ -522,9 +591,19 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
         "`internal`: an unexpected error; the server's log tells more under the `request_id`",
     );
     if !id.is_some_and(|id| NO_DATABASE.contains(&id)) {
-        responses["503"] = error_response(
-            "`unavailable`: the database cannot be reached; retry after `Retry-After`",
-        );
+        // A handler's own reason (say, saturated password hashing) stays beside the database's.
+        let own = responses["503"]["description"]
+            .as_str()
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let mut chars = d.chars();
+                let first = chars.next().map(|c| c.to_lowercase().to_string());
+                format!(", or {}{}", first.unwrap_or_default(), chars.as_str())
+            })
+            .unwrap_or_default();
+        responses["503"] = error_response(&format!(
+            "`unavailable`: the database cannot be reached{own}; retry after `Retry-After`"
+        ));
     }
     if let Some(responses) = responses.as_object_mut() {
         for (status, response) in responses.iter_mut() {

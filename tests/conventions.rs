@@ -206,6 +206,8 @@ fn every_operation_documents_errors_and_security() {
         "/auth/login",
         "/auth/password-reset",
         "/auth/password-reset/confirm",
+        "/auth/verify-email",
+        "/auth/verify-email/resend",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -310,6 +312,10 @@ fn every_response_is_described_and_retryable_ones_say_when() {
                 assert!(
                     !description.trim().is_empty(),
                     "{method} {path} {status} has no description"
+                );
+                assert!(
+                    response.get("headers").is_none_or(|h| h.is_object()),
+                    "{method} {path} {status} headers"
                 );
                 if status == "429" || status == "503" {
                     assert_eq!(

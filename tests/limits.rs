@@ -44,14 +44,24 @@ async fn logins_per_address_are_bounded(app: TestApp) {
         c.trust_forwarded_for = true;
     });
     app.user("alice").await;
-    for _ in 0..4 {
-        app.send(login_from("192.0.2.7", "alice", PASSWORD))
-            .await
-            .expect(200);
+    // Each answer says what is left of the limit (IETF RateLimit headers).
+    for left in (0..4).rev() {
+        let r = app.send(login_from("192.0.2.7", "alice", PASSWORD)).await;
+        r.expect(200);
+        assert_eq!(r.header("ratelimit-limit").unwrap(), "4");
+        assert_eq!(r.header("ratelimit-remaining").unwrap(), left.to_string());
+        assert_eq!(r.header("ratelimit-policy").unwrap(), "4;w=60");
+        let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&reset), "{reset}");
     }
-    app.send(login_from("192.0.2.7", "alice", PASSWORD))
-        .await
-        .expect_error(429, "rate_limited");
+    let r = app.send(login_from("192.0.2.7", "alice", PASSWORD)).await;
+    r.expect_error(429, "rate_limited");
+    assert_eq!(r.header("ratelimit-remaining").unwrap(), "0");
+    assert_eq!(r.header("ratelimit-reset"), r.header("retry-after"));
+    // Routes without a limit carry no RateLimit headers.
+    let u = app.user("carol").await;
+    let me = app.get("/users/me", &u.token).await;
+    assert!(me.header("ratelimit-limit").is_none());
     app.send(login_from("192.0.2.8", "alice", PASSWORD))
         .await
         .expect(200);

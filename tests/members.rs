@@ -98,6 +98,13 @@ async fn add_by_id_username_and_email(app: TestApp) {
         json!({"email": "x@example.com", "role": "superadmin"}),
     )
     .await
+    .expect_error(409, "conflict");
+    app.post(
+        &path,
+        &owner.token,
+        json!({"email": "x@example.com", "role": "Super Admin"}),
+    )
+    .await
     .expect_error(400, "invalid_request");
     app.post(&path, &owner.token, json!({"email": "not-an-email"}))
         .await
@@ -188,6 +195,9 @@ async fn role_changes_follow_the_owner_rules(app: TestApp) {
         .expect(200);
     // Bad input.
     app.patch(&m(&member), &owner.token, json!({"role": "king"}))
+        .await
+        .expect_error(409, "conflict");
+    app.patch(&m(&member), &owner.token, json!({"role": "King"}))
         .await
         .expect_error(400, "invalid_request");
     app.patch(

@@ -38,6 +38,11 @@ fn free_port() -> u16 {
 
 /// orgd on a fresh SQLite file with: headers within 1 s, requests within 2 s, idle 3 s, grace 2 s.
 async fn start() -> Server {
+    start_with(&[]).await
+}
+
+/// The same, with some limits changed.
+async fn start_with(env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("orgd-network-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -50,6 +55,7 @@ async fn start() -> Server {
         .env("ORGD_IDLE_TIMEOUT_SECS", "3")
         .env("ORGD_SHUTDOWN_GRACE_SECS", "2")
         .env("ORGD_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -196,6 +202,32 @@ async fn slow_clients_are_cut_off_and_shutdown_does_not_wait_for_them() {
     let took = signalled.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+}
+
+#[tokio::test]
+async fn a_stalled_connection_is_closed_when_idle() {
+    // The request limit is far away: only the idle limit (2 s) can end this.
+    let server = start_with(&[
+        ("ORGD_REQUEST_TIMEOUT_SECS", "60"),
+        ("ORGD_IDLE_TIMEOUT_SECS", "2"),
+    ])
+    .await;
+    let mut s = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let stalled = Instant::now();
+    let (out, closed) = until_closed(&mut s).await;
+    let took = closed - stalled;
+    assert!(!out.contains("408"), "{out}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 }
 
 async fn preflight(app: &TestApp, origin: &str) -> axum::http::Response<()> {

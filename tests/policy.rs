@@ -28,6 +28,8 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("POST", "/auth/login", Need::Public),
     ("POST", "/auth/password-reset", Need::Public),
     ("POST", "/auth/password-reset/confirm", Need::Public),
+    ("POST", "/auth/verify-email", Need::Public),
+    ("POST", "/auth/verify-email/resend", Need::Public),
     ("POST", "/invitations/accept", Need::Public),
     ("POST", "/invitations/decline", Need::Public),
     ("POST", "/auth/logout", Need::Authenticated),
@@ -654,6 +656,8 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
             "LoginRequest" => json!({"login": "x", "password": "y"}),
             "PasswordResetRequest" => json!({"email": "x@example.com"}),
             "PasswordResetConfirmRequest" => json!({"token": "orgd_pwr_x", "password": "yyyyyyyy"}),
+            "VerifyEmailRequest" => json!({"token": "orgd_vfy_x"}),
+            "ResendVerificationRequest" => json!({"email": "x@example.com"}),
             "AcceptInvitationRequest" | "DeclineInvitationRequest" => {
                 json!({"token": "orgd_inv_x"})
             }

@@ -226,8 +226,8 @@ async fn custom_roles_are_defined_listed_changed_and_validated(app: TestApp) {
         ),
         (
             json!({"key": "ok", "name": "x", "permissions": ["app:unregistered"]}),
-            "invalid_request",
-            400,
+            "conflict",
+            409,
         ),
         (json!({"key": "ok", "name": "x"}), "invalid_request", 400),
     ] {
@@ -362,7 +362,7 @@ async fn custom_roles_are_defined_listed_changed_and_validated(app: TestApp) {
         json!({"role": "nosuchrole"}),
     )
     .await
-    .expect_error(400, "invalid_request");
+    .expect_error(409, "conflict");
     app.post_empty(
         &format!("{base}/members/{}/toggle-admin", o.member.id),
         &o.owner.token,
@@ -640,13 +640,13 @@ async fn a_role_in_use_is_deleted_only_with_a_replacement(app: TestApp) {
         .await;
     r.expect_error(409, "conflict");
     assert!(r.text.contains("replacement"), "{}", r.text);
-    for (replacement, status) in [("owner", 400), ("nosuch", 400), ("auditor", 400)] {
+    for replacement in ["owner", "nosuch", "auditor"] {
         app.delete(
             &format!("{base}/roles/auditor?replacement={replacement}"),
             &o.owner.token,
         )
         .await
-        .expect_error(status, "invalid_request");
+        .expect_error(409, "conflict");
     }
     // The admin cannot hand out a replacement it could not grant.
     app.post(
@@ -797,11 +797,9 @@ async fn the_check_answers_for_the_caller_members_and_strangers(app: TestApp) {
     // Unknown permissions and malformed requests.
     for body in [
         json!({"permission": "members:raed"}),
-        json!({"permission": "app:never:registered"}),
         json!({}),
         json!({"permission": "members:read", "checks": []}),
         json!({"checks": []}),
-        json!({"checks": [{"permission": "members:read"}], "user_id": o.admin.id}),
         json!({"checks": (0..101).map(|_| json!({"permission": "members:read"})).collect::<Vec<_>>()}),
         json!({"checks": [{"permission": "members:read"}, {"permission": "nope"}]}),
     ] {
@@ -813,6 +811,30 @@ async fn the_check_answers_for_the_caller_members_and_strangers(app: TestApp) {
         .await
         .expect_error(400, "invalid_request");
     }
+    // A well-formed application permission that is not registered: a reference to nothing.
+    app.post(
+        &format!("{base}/permissions/check"),
+        &o.owner.token,
+        json!({"permission": "app:never:registered"}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    // A single check and a batch in one request, with a default subject for the batch.
+    let both = app
+        .post(
+            &format!("{base}/permissions/check"),
+            &o.member.token,
+            json!({"permission": "members:write", "user_id": o.admin.id,
+                   "checks": [{"permission": "members:write"},
+                              {"permission": "members:write", "user_id": o.member.id}]}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(both["allowed"], true);
+    assert_eq!(both["results"][0]["allowed"], true);
+    assert_eq!(both["results"][0]["user_id"], json!(o.admin.id));
+    assert_eq!(both["results"][1]["allowed"], false);
     // Application permissions: held through a role, by owners implicitly, not by others.
     app.post(
         &format!("{base}/permissions"),

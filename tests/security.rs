@@ -188,7 +188,7 @@ async fn an_invitation_never_sets_an_existing_accounts_password(app: TestApp) {
     )
     .await;
     assert_eq!(r.expect(202), &json!({"ok": true}));
-    let mail = wait_for_mail(&sink, 1).await;
+    let mail = sink.wait_for(1).await;
     assert!(mail.contains("To: v@corp.example"), "{mail}");
     let reset = reset_token_in(&mail);
     let r = anon(
@@ -213,7 +213,7 @@ async fn an_invitation_never_sets_an_existing_accounts_password(app: TestApp) {
         )
         .await;
     r.expect(200);
-    let mail = wait_for_mail(&sink, 2).await;
+    let mail = sink.wait_for(2).await;
     let token = common::token_in(&mail);
     let r = app
         .post("/invitations/accept", &v_token, json!({"token": token}))
@@ -223,17 +223,6 @@ async fn an_invitation_never_sets_an_existing_accounts_password(app: TestApp) {
         .get(&format!("/organizations/{x}/members/{v_id}"), &v_token)
         .await;
     assert_eq!(m.expect(200)["role"], "admin");
-}
-
-async fn wait_for_mail(sink: &SmtpSink, n: usize) -> String {
-    for _ in 0..100 {
-        let mails = sink.messages.lock().await.clone();
-        if mails.len() >= n {
-            return mails[n - 1].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("mail {n} never arrived");
 }
 
 async fn a_password_reset_link_reaches_only_the_address(app: TestApp) {
@@ -281,7 +270,7 @@ async fn a_password_reset_link_reaches_only_the_address(app: TestApp) {
     )
     .await
     .expect(202);
-    let mail = wait_for_mail(&sink, 1).await;
+    let mail = sink.wait_for(1).await;
     assert!(
         common::decode_qp(&mail).contains("https://app.example.com/reset?t=orgd_pwr_"),
         "{mail}"
@@ -327,7 +316,7 @@ async fn a_password_reset_link_reaches_only_the_address(app: TestApp) {
     )
     .await
     .expect(202);
-    let token = reset_token_in(&wait_for_mail(&sink, 2).await);
+    let token = reset_token_in(&sink.wait_for(2).await);
     anon(
         &app,
         "/auth/password-reset/confirm",
@@ -1023,7 +1012,7 @@ async fn with_consent_required_adding_an_account_invites_it(app: TestApp) {
     // Carol sees it with her own address and says yes; the link went only to her.
     let mine = app.get("/users/me/invitations", &carol.token).await;
     assert_eq!(mine.expect(200)[0]["email"], "carol@example.com");
-    let mail = wait_for_mail(&sink, 1).await;
+    let mail = sink.wait_for(1).await;
     assert!(mail.contains("To: carol@example.com"), "{mail}");
     let r = app
         .post(

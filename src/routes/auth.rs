@@ -43,6 +43,28 @@ pub struct AuthResponse {
     pub expires_at: Timestamp,
 }
 
+/// Sign-up's answer when the installation requires verified addresses: the account exists, and
+/// a verification link is on its way to the address; sign in once it is used.
+#[derive(Serialize, ToSchema)]
+pub struct PendingVerification {
+    pub user: User,
+    /// Always true.
+    pub email_verification_required: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The `orgd_vfy_…` token from the emailed link.
+    pub token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendVerificationRequest {
+    pub email: String,
+}
+
 /// Issues a session token for `user`.
 pub async fn new_session(state: &AppState, user: User) -> ApiResult<AuthResponse> {
     let (token, hash) = mint(TokenKind::Session);
@@ -66,10 +88,13 @@ pub async fn new_session(state: &AppState, user: User) -> ApiResult<AuthResponse
     })
 }
 
-/// Create an account and sign in.
+/// Create an account and sign in. A verification link goes to the address. When the
+/// installation requires verified addresses (`require_verified_email`), the answer is `202`
+/// without a session: sign in after using the link.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", security(()), request_body = SignupRequest,
     responses(
-        (status = 201, body = AuthResponse),
+        (status = 201, description = "Signed up and signed in", body = AuthResponse),
+        (status = 202, description = "Signed up; verify the address, then sign in", body = PendingVerification),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 403, description = "Sign-up is disabled", body = ErrorBody),
         (status = 409, description = "Email or username taken", body = ErrorBody),
@@ -79,7 +104,8 @@ pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(req): Json<SignupRequest>,
-) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     if !state.config.signup_enabled {
         return Err(ApiError::forbidden(
             "Sign-up is disabled on this installation",
@@ -117,7 +143,18 @@ pub async fn signup(
             ..Default::default()
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(new_session(&state, user).await?)))
+    crate::mailer::send_verification(&state, user.id).await?;
+    if state.config.require_verified_email {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(PendingVerification {
+                user,
+                email_verification_required: true,
+            }),
+        )
+            .into_response());
+    }
+    Ok((StatusCode::CREATED, Json(new_session(&state, user).await?)).into_response())
 }
 
 /// Sign in with email or username and password.
@@ -126,6 +163,7 @@ pub async fn signup(
         (status = 200, body = AuthResponse),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 401, description = "Unknown user or wrong password (indistinguishable)", body = ErrorBody),
+        (status = 403, description = "`email_not_verified`: the installation requires a verified address (only after a correct password)", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address, or too many failures for this account from this address", body = ErrorBody),
         (status = 503, description = "Password hashing is saturated", body = ErrorBody)))]
 pub async fn login(
@@ -162,6 +200,14 @@ pub async fn login(
             if let Some(limits) = &state.limits {
                 limits.login_failures.reset(&failure_key);
             }
+            if state.config.require_verified_email && !user.email_verified {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "email_not_verified",
+                    "Verify your email address first: use the link sent to it, or ask for a new \
+                     one with POST /auth/verify-email/resend",
+                ));
+            }
             Ok(Json(new_session(&state, user).await?))
         }
         _ => {
@@ -193,6 +239,18 @@ pub struct PasswordResetConfirmRequest {
     pub revoke_tokens: bool,
 }
 
+/// Requests that email a link (password reset, verification) count per client address and per
+/// address mailed (`kind` keeps each kind's count of an address apart).
+fn limit_mail_requests(state: &AppState, ip: &str, kind: &str, email: &str) -> ApiResult<()> {
+    if let Some(limits) = &state.limits {
+        limits.password_resets.hit(&format!("ip:{ip}"))?;
+        limits
+            .password_resets
+            .hit(&format!("{kind}:{}", email.to_lowercase()))?;
+    }
+    Ok(())
+}
+
 /// How long a password-reset link works.
 const RESET_LIFETIME_SECS: i64 = 3600;
 
@@ -214,12 +272,7 @@ pub async fn request_password_reset(
     let email = c.check("email", validate::email(&req.email));
     c.finish()?;
     let email = email.unwrap_or_default();
-    if let Some(limits) = &state.limits {
-        limits.password_resets.hit(&format!("ip:{ip}"))?;
-        limits
-            .password_resets
-            .hit(&format!("email:{}", email.to_lowercase()))?;
-    }
+    limit_mail_requests(&state, &ip, "email", &email)?;
     let (token, hash) = crate::mailer::mint_reset_token();
     let expires = Timestamp::now().plus_secs(RESET_LIFETIME_SECS);
     if let Some(user) = state
@@ -261,6 +314,54 @@ pub async fn confirm_password_reset(
         .confirm_password_reset(hash, password_hash, req.revoke_tokens)
         .await?;
     Ok(Json(new_session(&state, user).await?))
+}
+
+/// Verify an email address with the token of the link sent to it, once. The link works for 24
+/// hours, and only while the account still has that address.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", security(()), request_body = VerifyEmailRequest,
+    responses(
+        (status = 200, description = "The address is verified", body = User),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 404, description = "Unknown, used, expired or outdated link", body = ErrorBody)))]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    Json(req): Json<VerifyEmailRequest>,
+) -> ApiResult<Json<User>> {
+    if !req.token.starts_with("orgd_vfy_") || req.token.len() > 256 {
+        return Err(ApiError::not_found("Email verification link"));
+    }
+    let hash = crate::auth::hash_token(&req.token);
+    Ok(Json(state.store.confirm_email_verification(hash).await?))
+}
+
+/// Send a new verification link to an address. The answer is the same whether or not the
+/// address has an account, and whether or not it is verified already.
+#[utoipa::path(post, path = "/auth/verify-email/resend", tag = "auth", security(()), request_body = ResendVerificationRequest,
+    responses(
+        (status = 202, description = "If the address has an unverified account, a link is on its way", body = Ok),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 429, description = "Too many requests from this address or for this email", body = ErrorBody)))]
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<ResendVerificationRequest>,
+) -> ApiResult<(StatusCode, Json<Ok>)> {
+    let mut c = Checks::new();
+    let email = c.check("email", validate::email(&req.email));
+    c.finish()?;
+    let email = email.unwrap_or_default();
+    limit_mail_requests(&state, &ip, "verify", &email)?;
+    if let Some(user) = state.store.user_by_email(&email).await?
+        && !user.email_verified
+    {
+        match crate::mailer::send_verification(&state, user.id).await {
+            Ok(()) => {}
+            // Verified in between: the same answer.
+            Err(e) if e.code == "conflict" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((StatusCode::ACCEPTED, ok()))
 }
 
 /// Revoke the token this request presents.

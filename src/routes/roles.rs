@@ -2,13 +2,13 @@
 //! an organization's custom roles, and the permission check that client applications call on
 //! every request of theirs.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Json, Ok, Path, nullable, ok};
+use super::{Json, Ok, Path, Query, nullable, ok};
 use crate::AppState;
 use crate::auth::{Caller, OrgContext, SuperuserCaller};
 use crate::authz::{Grant, Permission, Role, is_app_permission};
@@ -83,13 +83,15 @@ pub struct PermissionCheck {
     pub user_id: Option<Uuid>,
 }
 
-/// Either one check (`permission`, optional `user_id`) or a batch (`checks`), not both.
+/// One check (`permission`), a batch (`checks`), or both, answered in `allowed` and `results`.
+/// At least one of `permission` and `checks` (the server checks this: `400 invalid_request`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckPermissionsRequest {
     #[schema(example = "members:write")]
     pub permission: Option<String>,
-    /// With `permission`: another member to check; default the caller.
+    /// Whom the checks are about when they do not say (another member needs `members:read`);
+    /// default the caller.
     pub user_id: Option<Uuid>,
     /// A batch of 1 to 100 checks, answered in order in `results`.
     pub checks: Option<Vec<PermissionCheck>>,
@@ -415,7 +417,14 @@ async fn decide(
     }
     let registered = state.store.app_permissions(Some(org)).await?;
     if !registered.iter().any(|p| p.key == name) {
-        return Err(unknown(field, name));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "{field}: the application permission '{name}' is not registered here: GET \
+                 /organizations/{{org}}/permissions lists them"
+            ),
+        ));
     }
     Ok(grant.is_some_and(|g| g.perms.holds_every_app_permission()))
 }
@@ -433,50 +442,65 @@ fn unknown(field: &str, name: &str) -> ApiError {
 }
 
 /// Check permissions: may the caller (or, with `members:read`, another member) do
-/// `permission` here? One check, or up to 100 in `checks`. A user who is not a member is
-/// `allowed: false`. Answers reflect every change committed on this node before the request.
+/// `permission` here? One check in `permission`, up to 100 in `checks`, or both. A user who is
+/// not a member is `allowed: false`. Answers reflect every change committed on this node before
+/// the request. A malformed permission is `400`; a well-formed application permission that is
+/// not registered is `409`.
 #[utoipa::path(post, path = "/organizations/{org}/permissions/check", tag = "roles",
     params(("org" = String, Path, description = "Organization id or slug")), request_body = CheckPermissionsRequest,
-    responses((status = 200, body = CheckPermissionsResponse), (status = 400, description = "Malformed request or an unknown permission", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, description = "Checking another member without `members:read`", body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CheckPermissionsResponse), (status = 400, description = "Malformed request or permission name", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "Checking another member without `members:read`", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "An application permission that is not registered", body = ErrorBody)))]
 pub async fn check(
     State(state): State<AppState>,
     ctx: OrgContext,
     Json(req): Json<CheckPermissionsRequest>,
 ) -> ApiResult<Json<CheckPermissionsResponse>> {
-    let me = ctx.caller.user.id;
-    match (req.permission, req.checks) {
-        (Some(permission), None) => {
-            let grant = subject_grant(&state, &ctx, req.user_id.unwrap_or(me)).await?;
-            let allowed = decide(
-                &state,
-                ctx.access.id,
-                grant.as_ref(),
-                &permission,
-                "permission",
-            )
-            .await?;
-            Ok(Json(CheckPermissionsResponse {
-                allowed: Some(allowed),
-                results: None,
-            }))
+    if req.permission.is_none() && req.checks.is_none() {
+        return Err(field_error(
+            "permission",
+            "give permission, checks, or both",
+        ));
+    }
+    if req
+        .checks
+        .as_ref()
+        .is_some_and(|c| c.is_empty() || c.len() > MAX_CHECKS)
+    {
+        return Err(field_error("checks", "give 1 to 100 checks"));
+    }
+    let subject = req.user_id.unwrap_or(ctx.caller.user.id);
+    let mut grants: Vec<(Uuid, Option<Grant>)> = Vec::new();
+    let mut grant_of = async |user: Uuid| -> ApiResult<Option<Grant>> {
+        if let Some((_, g)) = grants.iter().find(|(u, _)| *u == user) {
+            return Ok(g.clone());
         }
-        (None, Some(checks)) if req.user_id.is_none() => {
-            if checks.is_empty() || checks.len() > MAX_CHECKS {
-                return Err(field_error("checks", "give 1 to 100 checks"));
-            }
-            let mut grants: Vec<(Uuid, Option<Grant>)> = Vec::new();
+        let g = subject_grant(&state, &ctx, user).await?;
+        grants.push((user, g.clone()));
+        Ok(g)
+    };
+    let allowed = match &req.permission {
+        Some(permission) => {
+            let grant = grant_of(subject).await?;
+            Some(
+                decide(
+                    &state,
+                    ctx.access.id,
+                    grant.as_ref(),
+                    permission,
+                    "permission",
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
+    let results = match req.checks {
+        Some(checks) => {
             let mut results = Vec::with_capacity(checks.len());
             for (i, check) in checks.into_iter().enumerate() {
-                let subject = check.user_id.unwrap_or(me);
-                let grant = match grants.iter().find(|(u, _)| *u == subject) {
-                    Some((_, g)) => g.clone(),
-                    None => {
-                        let g = subject_grant(&state, &ctx, subject).await?;
-                        grants.push((subject, g.clone()));
-                        g
-                    }
-                };
+                let user = check.user_id.unwrap_or(subject);
+                let grant = grant_of(user).await?;
                 let allowed = decide(
                     &state,
                     ctx.access.id,
@@ -487,20 +511,15 @@ pub async fn check(
                 .await?;
                 results.push(CheckResult {
                     permission: check.permission,
-                    user_id: subject,
+                    user_id: user,
                     allowed,
                 });
             }
-            Ok(Json(CheckPermissionsResponse {
-                allowed: None,
-                results: Some(results),
-            }))
+            Some(results)
         }
-        _ => Err(field_error(
-            "permission",
-            "give either permission (with an optional user_id) or checks",
-        )),
-    }
+        None => None,
+    };
+    Ok(Json(CheckPermissionsResponse { allowed, results }))
 }
 
 fn field_error(field: &str, message: &str) -> ApiError {

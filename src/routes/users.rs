@@ -60,6 +60,9 @@ pub struct CreateUserRequest {
     pub is_superuser: bool,
     #[serde(default)]
     pub is_service_account: bool,
+    /// Mark the address verified (the superuser vouches for it); default false.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -84,6 +87,12 @@ pub struct UpdateUserRequest {
     pub metadata: Option<Value>,
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
+    /// Mark the address verified or unverified. Changing `email` without it makes the new
+    /// address unverified.
+    pub email_verified: Option<bool>,
+    /// Set a new password (8 to 256 characters) for a forgotten one: every session and personal
+    /// access token of the account ends. Not for service accounts.
+    pub password: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -127,7 +136,7 @@ fn profile_patch(
 #[utoipa::path(get, path = "/users/me", tag = "users",
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<User> {
-    Json(caller.user)
+    Json(std::sync::Arc::unwrap_or_clone(caller.user))
 }
 
 /// Update the signed-in user's profile.
@@ -253,6 +262,7 @@ pub async fn create_user(
             password_hash,
             is_superuser: req.is_superuser,
             is_service_account: req.is_service_account,
+            email_verified: req.email_verified && !req.is_service_account,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -301,6 +311,10 @@ pub async fn update_user(
         .email
         .as_ref()
         .and_then(|e| c.check("email", validate::email(e)));
+    let password = req
+        .password
+        .as_ref()
+        .and_then(|p| c.check("password", validate::password(p)));
     if id == caller.user.id && (req.is_superuser == Some(false) || req.is_active == Some(false)) {
         c.check::<()>(
             "is_superuser",
@@ -310,18 +324,28 @@ pub async fn update_user(
     c.finish()?;
     patch.is_active = req.is_active;
     patch.is_superuser = req.is_superuser;
-    if patch.is_superuser == Some(true) {
+    patch.email_verified = req.email_verified;
+    if password.is_some() || patch.is_superuser == Some(true) {
         let target = state
             .store
             .user(id)
             .await?
             .ok_or_else(|| ApiError::not_found("User"))?;
-        if target.is_service_account {
+        if target.is_service_account && patch.is_superuser == Some(true) {
             return Err(ApiError::field(
                 "is_superuser",
                 "a service account cannot be a superuser",
             ));
         }
+        if target.is_service_account && password.is_some() {
+            return Err(ApiError::field(
+                "password",
+                "service accounts authenticate with tokens only",
+            ));
+        }
+    }
+    if let Some(p) = password {
+        patch.password_hash = Some(state.passwords.hash(p).await?);
     }
     Ok(Json(state.store.update_user(id, patch).await?))
 }

@@ -26,6 +26,10 @@ pub fn request(schema: &str) -> Option<Value> {
             "password": "a new correct horse",
             "revoke_tokens": true
         }),
+        "VerifyEmailRequest" => json!({
+            "token": "orgd_vfy_e6d3b0c9a2e7f1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f5d9e2b7c1a8f4"
+        }),
+        "ResendVerificationRequest" => json!({"email": "alice@example.com"}),
         "UpdateMeRequest" => {
             json!({"name": "Alice Liddell", "company": "Acme Inc.", "job_title": "CTO"})
         }
@@ -162,6 +166,7 @@ fn user() -> Value {
         "id": ALICE,
         "username": "alice",
         "email": "alice@example.com",
+        "email_verified": true,
         "name": "Alice Liddell",
         "avatar_url": null,
         "company": "Acme Inc.",

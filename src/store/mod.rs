@@ -89,6 +89,18 @@ pub trait Store: Resources + Roles + Bulk + Send + Sync + 'static {
         revoke_tokens: bool,
     ) -> StoreResult<User>;
     async fn list_users(&self, q: Option<&str>, page: &Page) -> StoreResult<Vec<User>>;
+    /// Records an email verification link for the account's current address (`Conflict` when
+    /// it is verified already; `None` for an account that cannot sign in).
+    async fn create_email_verification(
+        &self,
+        user: Uuid,
+        hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> StoreResult<Option<User>>;
+    /// The active, non-service account with this email.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Spends a verification link once and marks the address verified.
+    async fn confirm_email_verification(&self, hash: [u8; 32]) -> StoreResult<User>;
     /// Deletes a user with their memberships and tokens; refused if they are a last owner.
     async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
     async fn create_token(&self, new: NewToken) -> StoreResult<Uuid>;

@@ -15,6 +15,9 @@ pub struct User {
     pub id: Uuid,
     pub username: String,
     pub email: String,
+    /// Whether the email address is proven to be the account's: a verification link sent to it
+    /// was used, or a superuser marked it. Changing the address makes it unverified again.
+    pub email_verified: bool,
     pub name: Option<String>,
     pub avatar_url: Option<String>,
     pub company: Option<String>,
@@ -38,6 +41,7 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     pub is_superuser: bool,
     pub is_service_account: bool,
+    pub email_verified: bool,
 }
 
 /// A change to a user; `None` leaves a field alone, `Some(None)` clears it.
@@ -52,6 +56,10 @@ pub struct UserPatch {
     pub metadata: Option<Value>,
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
+    /// A superuser's say; without it, a new address is unverified.
+    pub email_verified: Option<bool>,
+    /// A new password (hashed); every session and token of the account ends with it.
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -97,7 +105,7 @@ pub struct Authenticated {
     pub kind: TokenKind,
     pub organization_id: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
-    pub user: User,
+    pub user: std::sync::Arc<User>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -279,6 +279,7 @@ impl TestApp {
                 password_hash: (!service_account).then(fixture_hash),
                 is_superuser: superuser,
                 is_service_account: service_account,
+                email_verified: !service_account,
             })
             .await
             .expect("create fixture user");
@@ -554,6 +555,18 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
+    /// The `n`th message (from 1), waiting up to 5 s for it.
+    pub async fn wait_for(&self, n: usize) -> String {
+        for _ in 0..100 {
+            let mails = self.messages.lock().await.clone();
+            if mails.len() >= n {
+                return mails[n - 1].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("mail {n} never arrived");
+    }
+
     pub async fn start() -> SmtpSink {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::serve(listener)

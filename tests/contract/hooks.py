@@ -83,3 +83,6 @@ def before_call(ctx, case, kwargs):
             del body["admin"]
         if _named(body, "name") and not _named(body, "email"):
             del body["name"]
+    if case.operation.method.upper() == "POST" and case.operation.path == "/organizations/{org}/permissions/check":
+        if not _named(body, "permission") and not _named(body, "checks"):
+            body["permission"] = "members:read"

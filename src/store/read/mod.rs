@@ -124,6 +124,7 @@ impl ReadRow for User {
             id: r.uuid("id")?,
             username: r.text("username")?,
             email: r.text("email")?,
+            email_verified: r.boolean("email_verified")?,
             name: r.opt_text("name")?,
             avatar_url: r.opt_text("avatar_url")?,
             company: r.opt_text("company")?,

@@ -254,6 +254,20 @@ impl Store for SqlStore {
         users::confirm_password_reset(self, hash, password_hash, revoke_tokens).await
     }
 
+    async fn create_email_verification(
+        &self,
+        user: Uuid,
+        hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        users::create_email_verification(self, user, hash, expires_at).await
+    }
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        users::user_by_email(self, email).await
+    }
+    async fn confirm_email_verification(&self, hash: [u8; 32]) -> StoreResult<User> {
+        users::confirm_email_verification(self, hash).await
+    }
     async fn list_users(&self, q: Option<&str>, page: &Page) -> StoreResult<Vec<User>> {
         users::list_users(self, q, page).await
     }

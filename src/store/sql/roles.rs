@@ -136,12 +136,20 @@ async fn permission_set(tx: &mut Tx, org: Uuid, names: &[String]) -> StoreResult
         .map(String::as_str)
         .filter(|n| Permission::parse(n).is_none() && !registered.iter().any(|r| r == n))
         .collect();
+    // A malformed name is a bad request; a well-formed application permission that is not
+    // registered here is a reference to something that is not there.
+    let malformed = unknown.iter().any(|n| !is_app_permission(n));
     if !unknown.is_empty() {
         let valid: Vec<String> = Permission::all()
             .map(|p| p.as_str().to_owned())
             .chain(registered.iter().cloned())
             .collect();
-        return Err(StoreError::Invalid(format!(
+        let error = if malformed {
+            StoreError::Invalid
+        } else {
+            StoreError::Conflict
+        };
+        return Err(error(format!(
             "unknown permission{} {}; the valid ones are: {}",
             if unknown.len() > 1 { "s" } else { "" },
             unknown.join(", "),
@@ -329,12 +337,12 @@ pub(super) async fn delete_role(
             )));
         };
         if replacement == key {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::Conflict(
                 "the replacement must be another role".into(),
             ));
         }
         if replacement == Role::Owner.as_str() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::Conflict(
                 "the replacement cannot be the owner role: ownership is granted one member at a \
                  time"
                     .into(),

@@ -73,6 +73,7 @@ pub(super) async fn create_service_account(
             password_hash: None,
             is_superuser: false,
             is_service_account: true,
+            email_verified: false,
         },
     )
     .await?;

@@ -184,7 +184,7 @@ pub(super) async fn authenticate(
         kind,
         organization_id: row.organization_id,
         expires_at: row.expires_at,
-        user: row.user,
+        user: std::sync::Arc::new(row.user),
     };
     let mut tags = vec![crate::store::cache::Tag::User(auth.user.id)];
     if let Some(org) = auth.organization_id {

@@ -154,7 +154,7 @@ pub(super) async fn role_grant(tx: &mut Tx, org: Uuid, key: &str) -> StoreResult
     stored
         .map(|s| Grant::of_key(key, Some(&s)).expect("a custom role's grant"))
         .ok_or_else(|| {
-            StoreError::Invalid(format!(
+            StoreError::Conflict(format!(
                 "role '{key}' does not exist in this organization (owner, admin, member or one of \
                  its custom roles)"
             ))

@@ -19,7 +19,7 @@ use super::{SqlStore, err, push_page};
 /// statements from it (here and in `tokens.rs`).
 macro_rules! user_columns {
     () => {
-        "u.id, u.username, u.email, u.name, u.avatar_url, u.company, u.job_title, u.metadata, \
+        "u.id, u.username, u.email, u.email_verified, u.name, u.avatar_url, u.company, u.job_title, u.metadata, \
          u.is_active, u.is_superuser, u.is_service_account, u.created_at, u.updated_at"
     };
 }
@@ -79,8 +79,8 @@ pub(super) async fn insert_user(tx: &mut Tx, new: NewUser) -> StoreResult<User> 
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO users (id, username, email, name, metadata, password_hash, is_active, \
-         is_superuser, is_service_account, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+         is_superuser, is_service_account, created_at, updated_at, email_verified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
     )
     .bind(id)
     .bind(&username)
@@ -92,6 +92,7 @@ pub(super) async fn insert_user(tx: &mut Tx, new: NewUser) -> StoreResult<User> 
     .bind(new.is_superuser)
     .bind(new.is_service_account)
     .bind(now)
+    .bind(new.email_verified)
     .execute(&mut **tx)
     .await
     .map_err(err)?;
@@ -99,6 +100,7 @@ pub(super) async fn insert_user(tx: &mut Tx, new: NewUser) -> StoreResult<User> 
         id,
         username,
         email: new.email,
+        email_verified: new.email_verified,
         name: new.name,
         avatar_url: None,
         company: None,
@@ -194,7 +196,13 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
         u.username = v;
     }
     if let Some(v) = patch.email {
+        if !v.eq_ignore_ascii_case(&u.email) {
+            u.email_verified = false;
+        }
         u.email = v;
+    }
+    if let Some(v) = patch.email_verified {
+        u.email_verified = v;
     }
     if let Some(v) = patch.name {
         u.name = v;
@@ -220,8 +228,8 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
     u.updated_at = Timestamp::now();
     sqlx::query(
         "UPDATE users SET username = $1, email = $2, name = $3, avatar_url = $4, company = $5, \
-         job_title = $6, metadata = $7, is_active = $8, is_superuser = $9, updated_at = $10 \
-         WHERE id = $11",
+         job_title = $6, metadata = $7, is_active = $8, is_superuser = $9, updated_at = $10, \
+         email_verified = $12, password_hash = COALESCE($13, password_hash) WHERE id = $11",
     )
     .bind(&u.username)
     .bind(&u.email)
@@ -234,9 +242,14 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
     .bind(u.is_superuser)
     .bind(u.updated_at)
     .bind(id)
+    .bind(u.email_verified)
+    .bind(&patch.password_hash)
     .execute(&mut *tx)
     .await
     .map_err(err)?;
+    if patch.password_hash.is_some() {
+        end_sessions(&mut tx, id, None, true).await?;
+    }
     if patch.is_active.is_some() {
         for org in member_of {
             super::members::recount_members(&mut tx, org).await?;
@@ -407,4 +420,101 @@ pub(super) async fn delete_user(store: &SqlStore, id: Uuid) -> StoreResult<()> {
         super::members::recount_members(&mut tx, org).await?;
     }
     commit(tx).await
+}
+
+/// Records a verification link for the account's current address. `Conflict` when that address
+/// is verified already; `None` for an account that cannot sign in (deactivated, a service
+/// account) or does not exist.
+pub(super) async fn create_email_verification(
+    store: &SqlStore,
+    user: Uuid,
+    hash: [u8; 32],
+    expires_at: Timestamp,
+) -> StoreResult<Option<User>> {
+    let mut tx = begin_write(store).await?;
+    let Some(u) = user_in(&mut tx, user)
+        .await?
+        .filter(|u| u.is_active && !u.is_service_account)
+    else {
+        return Ok(None);
+    };
+    if u.email_verified {
+        return Err(StoreError::Conflict(
+            "the email address is verified already".into(),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO email_verifications (id, user_id, email, token_hash, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(&u.email)
+    .bind(&hash[..])
+    .bind(expires_at)
+    .bind(Timestamp::now())
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    commit(tx).await?;
+    Ok(Some(u))
+}
+
+/// The account with this email, for a resend (`None` when there is none that can sign in).
+pub(super) async fn user_by_email(store: &SqlStore, email: &str) -> StoreResult<Option<User>> {
+    let u: Option<User> = sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users u WHERE lower(u.email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(err)?;
+    Ok(u.filter(|u| u.is_active && !u.is_service_account))
+}
+
+/// Spends a verification link, once: the account's address is verified if it is still the one
+/// the link was sent to. Unknown, used, expired or outdated links are `NotFound`.
+pub(super) async fn confirm_email_verification(
+    store: &SqlStore,
+    hash: [u8; 32],
+) -> StoreResult<User> {
+    let mut tx = begin_write(store).await?;
+    let now = Timestamp::now();
+    let spent: Option<(Uuid, String)> = sqlx::query_as(
+        "UPDATE email_verifications SET used_at = $1 \
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id, email",
+    )
+    .bind(now)
+    .bind(&hash[..])
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(err)?;
+    let not_found = || StoreError::NotFound("Email verification link");
+    let (user_id, email) = spent.ok_or_else(not_found)?;
+    let mut user = user_in(&mut tx, user_id)
+        .await?
+        .filter(|u| u.is_active && u.email.eq_ignore_ascii_case(&email))
+        .ok_or_else(not_found)?;
+    tx.touch(crate::store::cache::Tag::User(user_id));
+    sqlx::query("UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3")
+        .bind(true)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    sqlx::query(
+        "UPDATE email_verifications SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    commit(tx).await?;
+    user.email_verified = true;
+    user.updated_at = now;
+    Ok(user)
 }

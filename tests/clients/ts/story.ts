@@ -40,7 +40,10 @@ const as = (token: string) =>
 
 async function account(name: string) {
   const body = { email: `${name}@example.com`, password: PASSWORD, username: name };
-  return expect(await anonymous.POST("/auth/signup", { body }), 201);
+  const signedUp = expect(await anonymous.POST("/auth/signup", { body }), 201);
+  // 202 would mean that this installation wants the address verified first.
+  check("access_token" in signedUp, `no session for ${name}`);
+  return signedUp;
 }
 
 const alice = await account("alice");
