@@ -10,15 +10,19 @@ const ACME: &str = "0197b3f2-7a31-7e52-b6c4-9f1d0e8a3b72";
 const PROJECT: &str = "0197b3f2-8b42-7f63-a7d5-0a2e1f9b4c83";
 const CREATED: &str = "2025-07-19T14:26:05.721Z";
 const LATER: &str = "2025-07-26T14:26:05.721Z";
+const SESSION: &str = "orgd_s_5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f";
 
 /// The example of a request body, by its schema's name.
 pub fn request(schema: &str) -> Option<Value> {
     let password = "correct horse battery staple";
     let token = "orgd_inv_3f9c2a7d1e8b4c6a0f5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b8c4a6e0f3d9b2c7a";
     Some(match schema {
-        "SignupRequest" => {
-            json!({"email": "alice@example.com", "password": password, "username": "alice", "name": "Alice Liddell"})
-        }
+        "SignupRequest" => json!({
+            "email": "alice@example.com",
+            "password": password,
+            "username": "alice",
+            "name": "Alice Liddell"
+        }),
         "LoginRequest" => json!({"login": "alice@example.com", "password": password}),
         "PasswordResetRequest" => json!({"email": "alice@example.com"}),
         "PasswordResetConfirmRequest" => json!({
@@ -38,9 +42,12 @@ pub fn request(schema: &str) -> Option<Value> {
             "new_password": "a new correct horse",
             "revoke_tokens": true
         }),
-        "CreateUserRequest" => {
-            json!({"email": "bob@example.com", "username": "bob", "name": "Bob", "password": password})
-        }
+        "CreateUserRequest" => json!({
+            "email": "bob@example.com",
+            "username": "bob",
+            "name": "Bob",
+            "password": password
+        }),
         "UpdateUserRequest" => json!({"is_active": false}),
         "CreateOrganizationRequest" => json!({
             "name": "Acme Inc.",
@@ -55,9 +62,11 @@ pub fn request(schema: &str) -> Option<Value> {
             json!({"email": "carol@example.com", "name": "Carol", "role": "admin"})
         }
         "UpdateMemberRequest" => json!({"role": "admin"}),
-        "CreateTokenRequest" => {
-            json!({"name": "deploy script", "organization": "acme", "expires_at": "2030-01-01T00:00:00Z"})
-        }
+        "CreateTokenRequest" => json!({
+            "name": "deploy script",
+            "organization": "acme",
+            "expires_at": "2030-01-01T00:00:00Z"
+        }),
         "CreateServiceAccountRequest" => {
             json!({"name": "CI deployer", "username": "ci-deployer", "role": "member"})
         }
@@ -99,7 +108,7 @@ pub fn response(schema: &str) -> Option<Value> {
         "User" => user(),
         "AuthResponse" => json!({
             "user": user(),
-            "access_token": "orgd_s_5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f",
+            "access_token": SESSION,
             "token_type": "Bearer",
             "expires_at": LATER
         }),
@@ -113,7 +122,12 @@ pub fn response(schema: &str) -> Option<Value> {
             "status": "active",
             "status_reason": null,
             "verified": false,
-            "owner": {"id": ALICE, "username": "alice", "email": "alice@example.com", "name": "Alice Liddell"},
+            "owner": {
+                "id": ALICE,
+                "username": "alice",
+                "email": "alice@example.com",
+                "name": "Alice Liddell"
+            },
             "member_count": 2,
             "pending_member_count": 1,
             "project_count": 1,
