@@ -231,7 +231,8 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("delete", "/organizations/{org}/roles/{key}", "deleteRole"),
 ];
 
-/// Operations a rate limit can refuse with `429 rate_limited`, by operationId.
+/// Operations a rate limit can refuse with `429 rate_limited`, by operationId. Their answers
+/// carry the IETF `RateLimit` headers of the tightest limit the request met.
 pub const RATE_LIMITED: &[&str] = &[
     "signup",
     "login",
@@ -503,6 +504,24 @@ fn retry_after() -> Value {
     })
 }
 
+/// The IETF `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) of the tightest limit a
+/// request met, on the answers of a rate-limited operation.
+fn rate_limit_headers() -> Value {
+    let count = |description: &str| {
+        let schema = json!({"type": "integer", "minimum": 0});
+        json!({"description": description, "schema": schema})
+    };
+    json!({
+        "RateLimit-Limit": count("Requests the limit allows in its window"),
+        "RateLimit-Remaining": count("Requests left in the current window"),
+        "RateLimit-Reset": count("Seconds until the window starts again"),
+        "RateLimit-Policy": {
+            "description": "The limit and its window in seconds, e.g. `60;w=60`",
+            "schema": {"type": "string"}
+        }
+    })
+}
+
 /// The name of the component a schema refers to.
 fn component(schema: &Value) -> Option<&str> {
     schema["$ref"]
@@ -605,6 +624,7 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
             "`unavailable`: the database cannot be reached{own}; retry after `Retry-After`"
         ));
     }
+    let limited = id.is_some_and(|id| RATE_LIMITED.contains(&id));
     if let Some(responses) = responses.as_object_mut() {
         for (status, response) in responses.iter_mut() {
             if response["description"].as_str().unwrap_or("").is_empty() {
@@ -612,6 +632,13 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
             }
             if status == "429" || status == "503" {
                 response["headers"]["Retry-After"] = retry_after();
+            }
+            if limited && (status == "429" || status.starts_with('2')) {
+                let headers = &mut response["headers"];
+                if !headers.is_object() {
+                    *headers = json!({});
+                }
+                merge(headers, &rate_limit_headers());
             }
             if !status.starts_with('2') {
                 continue;

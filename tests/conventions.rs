@@ -298,8 +298,9 @@ fn every_operation_has_a_unique_camel_case_operation_id() {
 }
 
 /// Every response is described; every operation can answer `500 internal`, every one that
-/// reads the database `503 unavailable`, and the rate-limited ones `429 rate_limited`; the
-/// answers that ask the client to come back say when, with `Retry-After`.
+/// reads the database `503 unavailable`, and the rate-limited ones `429 rate_limited` with the
+/// `RateLimit` headers; the answers that ask the client to come back say when, with
+/// `Retry-After`.
 #[test]
 fn every_response_is_described_and_retryable_ones_say_when() {
     let spec = orgd::openapi();
@@ -331,8 +332,14 @@ fn every_response_is_described_and_retryable_ones_say_when() {
                 database,
                 "{method} {path} 503"
             );
-            if responses.contains_key("429") {
+            if let Some(refused) = responses.get("429") {
                 limited.push(op["operationId"].as_str().unwrap().to_string());
+                for header in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+                    assert_eq!(
+                        refused["headers"][header]["schema"]["type"], "integer",
+                        "{method} {path} 429 {header}"
+                    );
+                }
             }
         }
     }
