@@ -436,6 +436,23 @@ pub(super) async fn app_permissions(
     Ok(list)
 }
 
+/// Locks `org` and checks, under the lock, that `actor` may manage its application permissions.
+async fn lock_for_permissions(tx: &mut Tx, org: Uuid, actor: Actor) -> StoreResult<()> {
+    lock_org(tx, org).await?;
+    if !actor_grant(tx, org, actor)
+        .await?
+        .perms
+        .has(Permission::PermissionsWrite)
+    {
+        return Err(StoreError::Forbidden(
+            "Managing the organization's application permissions requires the permissions:write \
+             permission"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn register_permission(
     store: &SqlStore,
     org: Option<Uuid>,
@@ -452,15 +469,7 @@ pub(super) async fn register_permission(
     }
     let mut tx = begin_write(store).await?;
     match org {
-        Some(org) => {
-            lock_org(&mut tx, org).await?;
-            let actor = actor_grant(&mut tx, org, actor).await?;
-            if !actor.perms.has(Permission::PermissionsWrite) {
-                return Err(StoreError::Forbidden(
-                    "Registering permissions requires the permissions:write permission".into(),
-                ));
-            }
-        }
+        Some(org) => lock_for_permissions(&mut tx, org, actor).await?,
         None => tx.touch(Tag::Installation),
     }
     let taken: Option<Option<Uuid>> = sqlx::query_scalar(
@@ -506,13 +515,7 @@ pub(super) async fn remove_permission(
     let mut tx = begin_write(store).await?;
     let id: Option<Uuid> = match org {
         Some(org) => {
-            lock_org(&mut tx, org).await?;
-            let actor = actor_grant(&mut tx, org, actor).await?;
-            if !actor.perms.has(Permission::PermissionsWrite) {
-                return Err(StoreError::Forbidden(
-                    "Removing permissions requires the permissions:write permission".into(),
-                ));
-            }
+            lock_for_permissions(&mut tx, org, actor).await?;
             sqlx::query_scalar(
                 "SELECT id FROM app_permissions WHERE organization_id = $1 AND key = $2",
             )
