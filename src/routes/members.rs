@@ -232,7 +232,8 @@ async fn invite_instead(
     params(("org" = String, Path, description = "Organization id or slug"), ("user" = String, Path, description = "User id")),
     request_body = UpdateMemberRequest,
     responses((status = 200, body = Member), (status = 400, description = "`last_owner` or invalid input", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The role does not exist in this organization", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,

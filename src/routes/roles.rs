@@ -322,7 +322,8 @@ pub async fn get(
     params(("org" = String, Path, description = "Organization id or slug"), ("key" = String, Path, description = "Role key")),
     request_body = UpdateRoleRequest,
     responses((status = 200, body = RoleInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, description = "A built-in role, or a permission the caller does not hold", body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, description = "A built-in role, or a permission the caller does not hold", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "An application permission that is not registered", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,
