@@ -405,8 +405,8 @@ async fn decide(
     name: &str,
     field: &str,
 ) -> ApiResult<bool> {
-    if Permission::parse(name).is_some() {
-        return Ok(grant.is_some_and(|g| g.perms.has_named(name)));
+    if let Some(p) = Permission::parse(name) {
+        return Ok(grant.is_some_and(|g| g.perms.has(p)));
     }
     if !is_app_permission(name) {
         return Err(unknown(field, name));
