@@ -122,7 +122,15 @@ pub struct MemberPermissions {
     pub permissions: Vec<String>,
 }
 
-/// The catalogue's entries, then the registered application permissions.
+/// The catalogue, then the application permissions registered for the installation and, with
+/// `org`, for that organization.
+async fn usable_permissions(state: &AppState, org: Option<Uuid>) -> ApiResult<Vec<PermissionInfo>> {
+    let mut all = catalogue();
+    all.extend(state.store.app_permissions(org).await?.iter().cloned());
+    Ok(all)
+}
+
+/// The catalogue's entries.
 fn catalogue() -> Vec<PermissionInfo> {
     Permission::all()
         .map(|p| PermissionInfo {
@@ -152,9 +160,7 @@ pub async fn catalogue_list(
     State(state): State<AppState>,
     _: Caller,
 ) -> ApiResult<Json<Vec<PermissionInfo>>> {
-    let mut all = catalogue();
-    all.extend(state.store.app_permissions(None).await?.iter().cloned());
-    Ok(Json(all))
+    Ok(Json(usable_permissions(&state, None).await?))
 }
 
 /// Register an application permission for every organization (superusers).
@@ -203,16 +209,7 @@ pub async fn organization_permissions(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,
 ) -> ApiResult<Json<Vec<PermissionInfo>>> {
-    let mut all = catalogue();
-    all.extend(
-        state
-            .store
-            .app_permissions(Some(access.id))
-            .await?
-            .iter()
-            .cloned(),
-    );
-    Ok(Json(all))
+    Ok(Json(usable_permissions(&state, Some(access.id)).await?))
 }
 
 /// Register an application permission for this organization (`permissions:write`).
