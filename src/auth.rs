@@ -162,8 +162,12 @@ impl OrgAccess {
     pub fn allows(&self, p: Permission) -> bool {
         self.grant.perms.has(p)
     }
-    /// Writes are refused in a suspended organization, except for superusers.
-    pub fn writable(&self) -> ApiResult<()> {
+    /// Writes are refused in a suspended organization, except for superusers, and in a
+    /// deactivated one (but for the change that reactivates it, `reactivation`).
+    pub fn writable(&self, reactivation: bool) -> ApiResult<()> {
+        if !self.organization.active && !reactivation {
+            return Err(ApiError::inactive());
+        }
         if self.status == OrgStatus::Suspended && !matches!(self.actor, Actor::Superuser(_)) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -393,7 +397,7 @@ impl FromRequestParts<AppState> for OrgContext {
         let org = param("org").ok_or_else(|| ApiError::not_found("Organization"))?;
         let access = caller.org(state, &org).await?;
         if need.writes {
-            access.writable()?;
+            access.writable(need.reactivates)?;
         }
         let is_self = need.or_self
             && param("user").and_then(|u| Uuid::try_parse(&u).ok()) == Some(caller.user.id);

@@ -403,6 +403,9 @@ pub struct Need {
     pub or_project_admin: bool,
     /// Also granted when `{user}` is the caller (removing oneself is leaving).
     pub or_self: bool,
+    /// Admitted in a deactivated organization: the change that reactivates it (the store then
+    /// refuses anything else while it is inactive).
+    pub reactivates: bool,
 }
 
 const fn read(permission: Permission) -> Need {
@@ -411,6 +414,7 @@ const fn read(permission: Permission) -> Need {
         writes: false,
         or_project_admin: false,
         or_self: false,
+        reactivates: false,
     }
 }
 
@@ -420,6 +424,14 @@ const fn write(permission: Permission) -> Need {
         writes: true,
         or_project_admin: false,
         or_self: false,
+        reactivates: false,
+    }
+}
+
+const fn reactivating_write(permission: Permission) -> Need {
+    Need {
+        reactivates: true,
+        ..write(permission)
     }
 }
 
@@ -451,10 +463,11 @@ const fn self_or_write(permission: Permission) -> Need {
 /// write transaction, where a concurrent change cannot alter them between check and write.
 pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/organizations/{org}", read(P::OrganizationRead)),
+    // Owners reactivate a deactivated organization with `{"active": true}`.
     (
         "PATCH",
         "/organizations/{org}",
-        write(P::OrganizationUpdate),
+        reactivating_write(P::OrganizationUpdate),
     ),
     (
         "DELETE",

@@ -155,6 +155,21 @@ pub struct Settings {
     /// connections are closed [default: 20]
     #[arg(long, env = "ORGD_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// Plan settings `PLAN.KEY=VALUE`, separated by `;` in the variable, e.g.
+    /// `free.members=10;team.projects=unlimited;business.features=sso audit_log`; applied over
+    /// the file's `[plans.PLAN]` tables [default: see the README's plan table]
+    #[arg(long = "plan", env = "ORGD_PLANS", value_delimiter = ';')]
+    pub plan_settings: Option<Vec<String>>,
+    /// The file's plan tables: `[plans.free]` with `members = 5`, `projects = "unlimited"`, …
+    #[arg(skip)]
+    pub plans: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>>,
+    /// A deployment with no heartbeat for this many seconds is listed as `stale` [default: 86400]
+    #[arg(long, env = "ORGD_DEPLOYMENT_STALE_SECS")]
+    pub deployment_stale_secs: Option<u64>,
+    /// Deployment registrations and heartbeats per license key (and per deployment) per hour
+    /// [default: 120]
+    #[arg(long, env = "ORGD_DEPLOYMENT_REQUESTS_PER_HOUR")]
+    pub deployment_requests_per_hour: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -193,6 +208,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub idle_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
+    pub plans: crate::domain::plans::Plans,
+    pub deployment_stale_secs: u64,
+    pub deployment_requests_per_hour: u32,
 }
 
 impl Default for Config {
@@ -296,9 +314,47 @@ impl Config {
             request_timeout_secs: pick!(request_timeout_secs, 30).max(1),
             idle_timeout_secs: pick!(idle_timeout_secs, 75).max(1),
             shutdown_grace_secs: pick!(shutdown_grace_secs, 20),
+            plans: plans(file.plans.clone(), pick!(plan_settings, Vec::new()))?,
+            deployment_stale_secs: pick!(deployment_stale_secs, 24 * 3600).max(1),
+            deployment_requests_per_hour: pick!(deployment_requests_per_hour, 120),
         };
         Ok(cfg)
     }
+}
+
+/// The default plans, changed by the file's `[plans.PLAN]` tables, then by `PLAN.KEY=VALUE`
+/// settings (environment or flags).
+fn plans(
+    tables: Option<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>,
+    >,
+    settings: Vec<String>,
+) -> Result<crate::domain::plans::Plans, String> {
+    let mut plans = crate::domain::plans::Plans::default();
+    for (plan, keys) in tables.unwrap_or_default() {
+        for (key, value) in keys {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned).ok_or("features are strings"))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(" "),
+                other => {
+                    return Err(format!(
+                        "plans.{plan}.{key}: unexpected value {other:?}"
+                    ));
+                }
+            };
+            plans.apply(&format!("{plan}.{key}={value}"))?;
+        }
+    }
+    for s in settings.iter().filter(|s| !s.trim().is_empty()) {
+        plans.apply(s)?;
+    }
+    Ok(plans)
 }
 
 /// Allowed CORS origins: `*`, or origins as browsers send them (`scheme://host[:port]`, no path).
@@ -389,6 +445,12 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("plans", &self.plans)
+            .field("deployment_stale_secs", &self.deployment_stale_secs)
+            .field(
+                "deployment_requests_per_hour",
+                &self.deployment_requests_per_hour,
+            )
             .finish()
     }
 }
@@ -420,6 +482,29 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert!(!c.signup_enabled);
         assert_eq!(c.max_organizations_per_user, Some(3));
+    }
+
+    #[test]
+    fn plans_come_from_the_file_then_from_settings() {
+        use crate::domain::plans::PlanName;
+        let file: Settings = toml::from_str(
+            "[plans.free]\nmembers = 8\nprojects = \"unlimited\"\nfeatures = [\"sso\"]\n\
+             [plans.team]\nservice_accounts_take_seats = true\n",
+        )
+        .unwrap();
+        let cli = Settings {
+            plan_settings: Some(vec!["free.members=9".into(), "".into()]),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, cli).unwrap();
+        let free = c.plans.get(PlanName::Free);
+        assert_eq!(free.limits.members, Some(9));
+        assert_eq!(free.limits.projects, None);
+        assert_eq!(free.features, ["sso"]);
+        assert!(c.plans.get(PlanName::Team).service_accounts_take_seats);
+        assert_eq!(Config::default().plans.get(PlanName::Free).limits.members, Some(5));
+        let bad: Settings = toml::from_str("[plans.gold]\nmembers = 1\n").unwrap();
+        assert!(Config::resolve(bad, Settings::default()).is_err());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct ErrorBody {
     /// Present on validation errors only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<FieldError>>,
+    /// Present on `plan_limit_reached` only: the limit, its value and the current usage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<crate::domain::plans::LimitReached>,
 }
 
 #[derive(Debug)]
@@ -36,6 +39,7 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<Vec<FieldError>>,
     pub retry_after: Option<u64>,
+    pub limit: Option<crate::domain::plans::LimitReached>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -48,6 +52,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
+            limit: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -98,6 +103,13 @@ impl ApiError {
             "The organization must keep at least one owner",
         )
     }
+    pub fn inactive() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "organization_inactive",
+            "The organization is deactivated: it can be read, and an owner can reactivate it",
+        )
+    }
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
         e.retry_after = Some(1);
@@ -134,6 +146,16 @@ impl From<StoreError> for ApiError {
                 "organization_limit_exceeded",
                 "The limit of organizations per user is reached",
             ),
+            StoreError::PlanLimit(reached) => {
+                let mut e = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "plan_limit_reached",
+                    reached.to_string(),
+                );
+                e.limit = Some(reached);
+                e
+            }
+            StoreError::Inactive => ApiError::inactive(),
             StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database unavailable");
                 ApiError::unavailable("The database is unavailable, try again shortly")
@@ -153,6 +175,7 @@ impl IntoResponse for ApiError {
             code: self.code.to_string(),
             request_id: request_id::current(),
             details: self.details,
+            limit: self.limit,
         };
         let mut res = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -56,6 +56,11 @@ impl AppState {
             None => None,
         };
         let limits = ratelimit::Limits::from_config(&config).map(Arc::new);
+        store.set_licensing(Arc::new(store::Licensing {
+            plans: config.plans.clone(),
+            clock: domain::Clock::default(),
+            deployment_stale_secs: config.deployment_stale_secs as i64,
+        }));
         Ok(AppState {
             limits,
             store,
@@ -63,6 +68,18 @@ impl AppState {
             passwords,
             mailer,
         })
+    }
+}
+
+impl AppState {
+    /// The licensing clock's time (tests move it forward).
+    pub fn now(&self) -> domain::Timestamp {
+        self.store.licensing().clock.now()
+    }
+    /// An organization as shown now: its plan decided from its license at this moment.
+    pub fn show(&self, org: store::Organization) -> store::Organization {
+        let licensing = self.store.licensing();
+        org.at(&licensing.plans, licensing.clock.now())
     }
 }
 

@@ -3,7 +3,8 @@
 pub mod country;
 pub mod membership;
 pub mod paging;
+pub mod plans;
 pub mod timestamp;
 pub mod validate;
 
-pub use timestamp::Timestamp;
+pub use timestamp::{Clock, Timestamp};

@@ -84,3 +84,23 @@ mod tests {
         assert_eq!(Timestamp::parse("yesterday"), None);
     }
 }
+
+/// The time the licensing rules run on: the system clock, shifted by an offset that tests move
+/// forward (expiry and staleness are tested by advancing it, never by sleeping). Clones share the
+/// offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    pub fn now(&self) -> Timestamp {
+        let offset = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        Timestamp(Timestamp::now().0.saturating_add(offset))
+    }
+    /// Moves this clock (and its clones) forward by `secs`.
+    pub fn advance_secs(&self, secs: i64) {
+        self.0.fetch_add(
+            secs.saturating_mul(1000),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}

@@ -12,6 +12,7 @@ use super::{Json, Listing, Ok, Query, nullable, ok, paged};
 use crate::AppState;
 use crate::auth::{Caller, OrgContext};
 use crate::domain::paging::{Cursor, Page};
+use crate::domain::plans::PlanName;
 use crate::domain::validate::{self, Checks};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::store::{
@@ -69,6 +70,10 @@ pub struct UpdateOrganizationRequest {
     pub managed_by: Option<Vec<ManagedBy>>,
     /// Owners and admins: whether a service account's own token may create further tokens.
     pub service_accounts_can_mint_tokens: Option<bool>,
+    /// Owners (and superusers): `false` deactivates the organization (its members can read it,
+    /// nothing else changes), `true` reactivates it. The only change a deactivated
+    /// organization accepts besides a superuser's status fields.
+    pub active: Option<bool>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -79,8 +84,10 @@ pub struct OrgListQuery {
     pub name: Option<String>,
     pub owner_id: Option<Uuid>,
     pub status: Option<OrgStatus>,
-    /// Only organizations whose status is `active`.
+    /// Only organizations in use: status `active` and not deactivated by an owner.
     pub active_only: Option<bool>,
+    /// Only organizations on this plan now.
+    pub plan: Option<PlanName>,
 }
 
 impl super::ListFilters for OrgListQuery {
@@ -113,8 +120,15 @@ pub async fn list(
         owner_id: q.owner_id,
         status: q.status,
         active_only: q.active_only.unwrap_or(false),
+        plan: q.plan.map(|p| (p, state.now())),
     };
-    let orgs = state.store.list_organizations(&filter, &page).await?;
+    let orgs: Vec<Organization> = state
+        .store
+        .list_organizations(&filter, &page)
+        .await?
+        .into_iter()
+        .map(|o| state.show(o))
+        .collect();
     Ok(paged(&uri, &page, orgs, |o| Cursor::Id(o.id)))
 }
 
@@ -187,7 +201,7 @@ pub async fn create(
         .ok_or_else(|| ApiError::not_found("Organization"))?;
     Ok((
         StatusCode::CREATED,
-        Json(Organization { role: None, ..org }),
+        Json(state.show(Organization { role: None, ..org })),
     ))
 }
 
@@ -220,7 +234,7 @@ pub async fn get(
                 .collect(),
         );
     }
-    Ok(Json(found))
+    Ok(Json(state.show(found)))
 }
 
 /// Change an organization. Owners and admins: profile fields; the primary owner (or a
@@ -259,6 +273,7 @@ pub async fn update(
         }),
         verified: req.verified,
         managed_by: req.managed_by.clone(),
+        active: req.active,
     };
     if let Some(list) = &req.managed_by
         && (list.len() > 32
@@ -282,7 +297,7 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("Organization"))?;
     found.role = None;
-    Ok(Json(found))
+    Ok(Json(state.show(found)))
 }
 
 /// Delete an organization with everything under it (owners).

@@ -33,6 +33,12 @@ pub enum StoreError {
     Invalid(String),
     #[error("organization limit reached")]
     OrganizationLimit,
+    /// One more of something would exceed the plan in force.
+    #[error("plan limit reached: {0}")]
+    PlanLimit(crate::domain::plans::LimitReached),
+    /// The organization is deactivated by an owner.
+    #[error("organization inactive")]
+    Inactive,
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal: {0}")]
@@ -50,7 +56,7 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: Resources + Roles + Bulk + Send + Sync + 'static {
+pub trait Store: Resources + Roles + Licenses + Bulk + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// The write pool's connections now.
     fn pool_stats(&self) -> PoolStats;
@@ -445,6 +451,40 @@ pub trait Roles: Send + Sync + 'static {
         actor: Actor,
         key: &str,
     ) -> StoreResult<()>;
+}
+
+/// Plans in force, licenses and deployments.
+#[async_trait]
+pub trait Licenses: Send + Sync + 'static {
+    /// The plans and clock the limits follow (the state sets them at start).
+    fn set_licensing(&self, licensing: Arc<Licensing>);
+    fn licensing(&self) -> Arc<Licensing>;
+    async fn create_license(&self, new: NewLicense) -> StoreResult<License>;
+    async fn list_licenses(&self, f: &LicenseFilter, page: &Page) -> StoreResult<Vec<License>>;
+    async fn license(&self, id: Uuid) -> StoreResult<Option<License>>;
+    async fn update_license(&self, id: Uuid, patch: LicensePatch) -> StoreResult<License>;
+    /// Revokes at once; the holder is on the free plan from then on.
+    async fn revoke_license(&self, id: Uuid) -> StoreResult<License>;
+    async fn organization_license(&self, org: Uuid) -> StoreResult<OrganizationLicense>;
+    /// Attaches a license (replacing the current one): by id for superusers, by key for owners.
+    async fn attach_license(&self, org: Uuid, actor: Actor, which: LicenseRef) -> StoreResult<()>;
+    /// Back to the free plan; owners and superusers.
+    async fn detach_license(&self, org: Uuid, actor: Actor) -> StoreResult<()>;
+    /// `None` for a key that is unknown, revoked, expired or not yet started.
+    async fn register_deployment(
+        &self,
+        key: [u8; 32],
+        new: NewDeployment,
+    ) -> StoreResult<Option<Deployment>>;
+    /// `None` when the token is not the deployment's.
+    async fn heartbeat(
+        &self,
+        id: Uuid,
+        token: [u8; 32],
+        version: String,
+    ) -> StoreResult<Option<(Deployment, License)>>;
+    async fn list_deployments(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Deployment>>;
+    async fn delete_deployment(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -37,6 +37,7 @@ mod engine {
     pub(super) const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
          JOIN memberships m ON m.organization_id = o.id \
          WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id FOR UPDATE OF o";
+    pub(super) const LOCK_LICENSE: &str = "SELECT id FROM licenses WHERE id = $1 FOR UPDATE";
     pub(super) const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, \
          expires_at FROM invitations WHERE token_hash = $1 FOR UPDATE";
 
@@ -131,6 +132,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             caches: sql::Caches::default(),
+            licensing: Default::default(),
             writer: None,
             reader,
             listener,

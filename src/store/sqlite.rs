@@ -35,6 +35,7 @@ mod engine {
     pub(super) const LOCK_ORGS_OWNED_BY: &str = "SELECT o.id FROM organizations o \
          JOIN memberships m ON m.organization_id = o.id \
          WHERE m.user_id = $1 AND m.role = 'owner' ORDER BY o.id";
+    pub(super) const LOCK_LICENSE: &str = "SELECT id FROM licenses WHERE id = $1";
     pub(super) const LOCK_INVITATION: &str = "SELECT id, organization_id, email, role, status, \
          expires_at FROM invitations WHERE token_hash = $1";
 
@@ -104,6 +105,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             caches: sql::Caches::default(),
+            licensing: Default::default(),
             writer: Some(Default::default()),
             reader,
             listener: None,

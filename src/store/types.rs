@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::authz::Role;
 use crate::domain::Timestamp;
+use crate::domain::plans::{LicenseStatus, LicenseTerms, Limits, PlanName, Plans, Standing};
 
 /// A user as every endpoint shows it: never with a password hash.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -196,10 +197,16 @@ pub struct Organization {
     pub pending_member_count: i64,
     pub project_count: i64,
     pub application_count: i64,
-    /// `free` until a license is attached.
-    pub plan: String,
+    /// The plan in force: the attached license's while it has started and has neither expired
+    /// nor been revoked, else `free`.
+    pub plan: PlanName,
+    /// A non-trial license is in force.
     pub has_active_subscription: bool,
+    /// The expiry of the attached trial license (also once passed), else null.
     pub trial_expiry: Option<Timestamp>,
+    /// False while an owner has deactivated the organization: it can be read, and nothing else
+    /// changes until an owner reactivates it. Independent of `status`.
+    pub active: bool,
     pub managed_by: Vec<ManagedBy>,
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -214,6 +221,22 @@ pub struct Organization {
     /// The first page of members, with `?include=members`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<Member>>,
+    /// The attached license's terms, from which `plan`, `has_active_subscription` and
+    /// `trial_expiry` are decided when the organization is shown (`at`).
+    #[serde(skip)]
+    pub license: Option<LicenseTerms>,
+}
+
+impl Organization {
+    /// The organization as shown at `now`: its plan fields decided from its license then (a
+    /// cached view stays right across an expiry).
+    pub fn at(mut self, plans: &Plans, now: Timestamp) -> Self {
+        let s = Standing::at(plans, self.license.as_ref(), now);
+        self.plan = s.plan;
+        self.has_active_subscription = s.has_active_subscription;
+        self.trial_expiry = s.trial_expiry;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -242,6 +265,8 @@ pub struct OrgPatch {
     pub status_reason: Option<Option<String>>,
     pub verified: Option<bool>,
     pub managed_by: Option<Vec<ManagedBy>>,
+    /// Owners only; the one change a deactivated organization accepts is reactivation.
+    pub active: Option<bool>,
 }
 
 impl OrgPatch {
@@ -273,7 +298,10 @@ pub struct OrgFilter {
     pub name: Option<String>,
     pub owner_id: Option<Uuid>,
     pub status: Option<OrgStatus>,
+    /// Only organizations that are active (not deactivated by an owner) with status `active`.
     pub active_only: bool,
+    /// Only organizations on this plan at `now`.
+    pub plan: Option<(PlanName, Timestamp)>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -542,4 +570,160 @@ pub struct PermissionInfo {
     #[schema(example = json!(["owner", "admin", "member"]))]
     pub built_in_roles: Vec<String>,
     pub created_at: Option<Timestamp>,
+}
+
+/// A license as superusers see it; its key is shown once, at creation (`IssuedLicense`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct License {
+    pub id: Uuid,
+    /// The key's first characters, to tell keys apart (`orgd_lic_AbCd…`).
+    pub key_hint: String,
+    /// A label for the superuser (the customer, the contract).
+    pub name: Option<String>,
+    pub plan: PlanName,
+    /// Replaces the plan's member limit while the license is in force; null keeps the plan's.
+    pub seats: Option<i64>,
+    pub features: Vec<String>,
+    /// A trial: shown as the organization's `trial_expiry`, never as a subscription.
+    pub trial: bool,
+    /// How many deployments may register under it; null is unlimited.
+    pub max_deployments: Option<i64>,
+    pub starts_at: Timestamp,
+    /// Null: never expires.
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// Where the license stands now.
+    pub status: LicenseStatus,
+    /// The organization holding it, if any.
+    pub organization_id: Option<Uuid>,
+    pub deployment_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl License {
+    pub fn terms(&self) -> LicenseTerms {
+        LicenseTerms {
+            plan: self.plan,
+            seats: self.seats,
+            trial: self.trial,
+            starts_at: self.starts_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLicense {
+    pub key_hash: [u8; 32],
+    pub key_hint: String,
+    pub name: Option<String>,
+    pub plan: PlanName,
+    pub seats: Option<i64>,
+    pub features: Vec<String>,
+    pub trial: bool,
+    pub max_deployments: Option<i64>,
+    pub starts_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    /// Attach it to this organization at once (replacing the organization's current license).
+    pub organization_id: Option<Uuid>,
+}
+
+/// A change to a license; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct LicensePatch {
+    pub name: Option<Option<String>>,
+    pub plan: Option<PlanName>,
+    pub seats: Option<Option<i64>>,
+    pub features: Option<Vec<String>>,
+    pub trial: Option<bool>,
+    pub max_deployments: Option<Option<i64>>,
+    pub starts_at: Option<Timestamp>,
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LicenseFilter {
+    pub plan: Option<PlanName>,
+    pub organization_id: Option<Uuid>,
+}
+
+/// How an organization's owner or a superuser names the license to attach.
+#[derive(Debug, Clone)]
+pub enum LicenseRef {
+    /// Superusers.
+    Id(Uuid),
+    /// The hash of a key the caller holds.
+    Key([u8; 32]),
+}
+
+/// What an organization uses of each limited resource.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct Usage {
+    /// Seats in use: active human members (and service accounts when the plan counts them).
+    pub members: i64,
+    pub projects: i64,
+    pub applications: i64,
+    /// Live tokens scoped to the organization.
+    pub tokens: i64,
+    pub service_accounts: i64,
+    /// Deployments registered under the organization's license.
+    pub deployments: i64,
+}
+
+/// An organization's license, plan, limits and usage (`GET /organizations/{org}/license`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganizationLicense {
+    /// The plan in force.
+    pub plan: PlanName,
+    pub has_active_subscription: bool,
+    pub trial_expiry: Option<Timestamp>,
+    /// The limits in force (null: unlimited).
+    pub limits: Limits,
+    /// The deployment cap of the license in force (null: unlimited).
+    pub max_deployments: Option<i64>,
+    pub usage: Usage,
+    /// The features in force.
+    pub features: Vec<String>,
+    pub service_accounts_take_seats: bool,
+    /// The attached license, in force or not (null without one).
+    pub license: Option<License>,
+}
+
+/// A self-hosted installation running under a license.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Deployment {
+    pub id: Uuid,
+    pub license_id: Uuid,
+    pub name: String,
+    pub hostname: String,
+    pub version: String,
+    /// `stale` when no heartbeat arrived within the installation's window.
+    pub status: DeploymentStatus,
+    pub last_seen_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    Active,
+    Stale,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    pub name: String,
+    pub hostname: String,
+    pub version: String,
+    pub token_hash: [u8; 32],
+}
+
+/// What the licensing rules run on: the plans, the clock, and when a deployment turns stale.
+#[derive(Debug, Clone, Default)]
+pub struct Licensing {
+    pub plans: Plans,
+    pub clock: crate::domain::Clock,
+    pub deployment_stale_secs: i64,
 }

@@ -9,6 +9,7 @@ use crate::store::{Application, ApplicationPatch, StoreError, StoreResult};
 
 use super::engine::Db;
 use super::organizations::{KeptCount, step_count};
+use super::licensing::{Addition, admit};
 use super::tx::{Tx, begin_write, commit, lock_org};
 use super::{SqlStore, err, push_page};
 
@@ -62,6 +63,7 @@ pub(super) async fn create_application(
 ) -> StoreResult<Application> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
+    admit(&mut tx, org, Addition::Application).await?;
     check_app_project(&mut tx, org, project).await?;
     let now = Timestamp::now();
     let row = ApplicationRow {

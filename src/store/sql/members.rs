@@ -12,6 +12,7 @@ use crate::store::{
     Member, MemberFilter, MemberTarget, NewUser, RoleChange, StoreError, StoreResult, like_pattern,
 };
 
+use super::licensing::{Addition, admit};
 use super::tx::{Tx, actor_grant, begin_write, commit, held, lock_org, role_grant, role_of};
 use super::users::{insert_user, user_in};
 use super::{Select, SqlStore, err, read_row};
@@ -122,6 +123,7 @@ pub(super) async fn insert_membership(
     role: &str,
     joined: Timestamp,
 ) -> StoreResult<()> {
+    admit(tx, org, Addition::Member(user)).await?;
     insert_membership_row(tx, org, user, role, joined).await?;
     recount_members(tx, org).await
 }

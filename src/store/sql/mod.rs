@@ -29,6 +29,7 @@ use crate::store::read::{Arg, ReadRow};
 mod applications;
 mod bulk;
 mod invitations;
+mod licensing;
 mod members;
 mod organizations;
 mod projects;
@@ -41,6 +42,8 @@ mod users;
 pub struct SqlStore {
     pub(crate) pool: Pool<Db>,
     pub(crate) caches: Caches,
+    /// The plans and the clock the licensing rules run on (set by `Store::set_licensing`).
+    pub(crate) licensing: std::sync::RwLock<std::sync::Arc<crate::store::Licensing>>,
     /// SQLite's writer queue (see `Tx`); PostgreSQL relies on row locks instead and has none.
     pub(crate) writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// SQLite: the read connections used inline (`store::reader`); PostgreSQL reads through the
@@ -368,6 +371,90 @@ impl Store for SqlStore {
 
     async fn remove_member(&self, org: Uuid, actor: Actor, user: Uuid) -> StoreResult<()> {
         members::remove_member(self, org, actor, user).await
+    }
+}
+
+impl SqlStore {
+    pub(crate) fn licensing(&self) -> std::sync::Arc<crate::store::Licensing> {
+        self.licensing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl crate::store::Licenses for SqlStore {
+    fn set_licensing(&self, licensing: std::sync::Arc<crate::store::Licensing>) {
+        *self.licensing.write().unwrap_or_else(|e| e.into_inner()) = licensing;
+    }
+    fn licensing(&self) -> std::sync::Arc<crate::store::Licensing> {
+        SqlStore::licensing(self)
+    }
+    async fn create_license(&self, new: crate::store::NewLicense) -> StoreResult<crate::store::License> {
+        licensing::create_license(self, new).await
+    }
+    async fn list_licenses(
+        &self,
+        f: &crate::store::LicenseFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<crate::store::License>> {
+        licensing::list_licenses(self, f, page).await
+    }
+    async fn license(&self, id: Uuid) -> StoreResult<Option<crate::store::License>> {
+        licensing::license(self, id).await
+    }
+    async fn update_license(
+        &self,
+        id: Uuid,
+        patch: crate::store::LicensePatch,
+    ) -> StoreResult<crate::store::License> {
+        licensing::update_license(self, id, patch).await
+    }
+    async fn revoke_license(&self, id: Uuid) -> StoreResult<crate::store::License> {
+        licensing::revoke_license(self, id).await
+    }
+    async fn organization_license(
+        &self,
+        org: Uuid,
+    ) -> StoreResult<crate::store::OrganizationLicense> {
+        licensing::organization_license(self, org).await
+    }
+    async fn attach_license(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        which: crate::store::LicenseRef,
+    ) -> StoreResult<()> {
+        licensing::attach_license(self, org, actor, which).await
+    }
+    async fn detach_license(&self, org: Uuid, actor: Actor) -> StoreResult<()> {
+        licensing::detach_license(self, org, actor).await
+    }
+    async fn register_deployment(
+        &self,
+        key: [u8; 32],
+        new: crate::store::NewDeployment,
+    ) -> StoreResult<Option<crate::store::Deployment>> {
+        licensing::register_deployment(self, key, new).await
+    }
+    async fn heartbeat(
+        &self,
+        id: Uuid,
+        token: [u8; 32],
+        version: String,
+    ) -> StoreResult<Option<(crate::store::Deployment, crate::store::License)>> {
+        licensing::heartbeat(self, id, token, version).await
+    }
+    async fn list_deployments(
+        &self,
+        org: Uuid,
+        page: &Page,
+    ) -> StoreResult<Vec<crate::store::Deployment>> {
+        licensing::list_deployments(self, org, page).await
+    }
+    async fn delete_deployment(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        licensing::delete_deployment(self, org, id).await
     }
 }
 

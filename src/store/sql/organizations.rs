@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::authz::{Actor, Grant, Permission, Role};
 use crate::domain::Timestamp;
 use crate::domain::paging::{Cursor, Page};
+use crate::domain::plans::{LicenseTerms, PlanName};
 use crate::domain::validate;
 use crate::store::{
     ManagedBy, NewOrganization, OrgAccessRow, OrgFilter, OrgKey, OrgPatch, OrgStatus, Organization,
@@ -29,8 +30,11 @@ macro_rules! org_view_select {
         concat!(
             "SELECT o.id, o.name, o.slug, o.description, o.logo_url, o.country_code, o.status, \
          o.status_reason, o.verified, o.owner_id, o.managed_by, o.metadata, \
-         o.service_accounts_can_mint_tokens, o.created_at, \
-         o.updated_at, ou.username AS owner_username, ou.email AS owner_email, \
+         o.service_accounts_can_mint_tokens, o.active, o.created_at, \
+         o.updated_at, lic.plan AS license_plan, lic.seats AS license_seats, \
+         COALESCE(lic.trial, FALSE) AS license_trial, lic.starts_at AS license_starts_at, \
+         lic.expires_at AS license_expires_at, lic.revoked_at AS license_revoked_at, \
+         ou.username AS owner_username, ou.email AS owner_email, \
          ou.name AS owner_name, o.member_count, o.project_count, o.application_count, \
          (SELECT COUNT(*) FROM invitations i WHERE i.organization_id = o.id \
           AND i.status = 'pending' AND i.expires_at > ",
@@ -38,7 +42,8 @@ macro_rules! org_view_select {
             ") AS pending_member_count, \
          m.role AS role",
             $role_permissions,
-            " FROM organizations o JOIN users ou ON ou.id = o.owner_id "
+            " FROM organizations o JOIN users ou ON ou.id = o.owner_id \
+             LEFT JOIN licenses lic ON lic.organization_id = o.id "
         )
     };
 }
@@ -119,6 +124,7 @@ struct OrgRow {
     #[sqlx(json)]
     metadata: Value,
     service_accounts_can_mint_tokens: bool,
+    active: bool,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -136,6 +142,12 @@ struct OrgViewRow {
     application_count: i64,
     role: Option<String>,
     role_permissions: Option<String>,
+    license_plan: Option<String>,
+    license_seats: Option<i64>,
+    license_trial: bool,
+    license_starts_at: Option<Timestamp>,
+    license_expires_at: Option<Timestamp>,
+    license_revoked_at: Option<Timestamp>,
 }
 
 impl ReadRow for OrgRow {
@@ -154,6 +166,7 @@ impl ReadRow for OrgRow {
             managed_by: r.json("managed_by")?,
             metadata: r.json("metadata")?,
             service_accounts_can_mint_tokens: r.boolean("service_accounts_can_mint_tokens")?,
+            active: r.boolean("active")?,
             created_at: r.ts("created_at")?,
             updated_at: r.ts("updated_at")?,
         })
@@ -173,6 +186,12 @@ impl ReadRow for OrgViewRow {
             application_count: r.int("application_count")?,
             role: r.opt_text("role")?,
             role_permissions: r.opt_text("role_permissions")?,
+            license_plan: r.opt_text("license_plan")?,
+            license_seats: r.opt_int("license_seats")?,
+            license_trial: r.boolean("license_trial")?,
+            license_starts_at: r.opt_ts("license_starts_at")?,
+            license_expires_at: r.opt_ts("license_expires_at")?,
+            license_revoked_at: r.opt_ts("license_revoked_at")?,
         })
     }
 }
@@ -191,6 +210,17 @@ async fn org_view(
 impl From<OrgViewRow> for Organization {
     fn from(r: OrgViewRow) -> Self {
         let o = r.org;
+        let license = match (r.license_plan.as_deref().and_then(PlanName::parse), r.license_starts_at) {
+            (Some(plan), Some(starts_at)) => Some(LicenseTerms {
+                plan,
+                seats: r.license_seats,
+                trial: r.license_trial,
+                starts_at,
+                expires_at: r.license_expires_at,
+                revoked_at: r.license_revoked_at,
+            }),
+            _ => None,
+        };
         Organization {
             id: o.id,
             name: o.name,
@@ -211,9 +241,12 @@ impl From<OrgViewRow> for Organization {
             pending_member_count: r.pending_member_count,
             project_count: r.project_count,
             application_count: r.application_count,
-            plan: "free".into(),
+            // Decided when shown (`Organization::at`), from `license`.
+            plan: PlanName::Free,
             has_active_subscription: false,
             trial_expiry: None,
+            active: o.active,
+            license,
             managed_by: o.managed_by,
             metadata: o.metadata,
             service_accounts_can_mint_tokens: o.service_accounts_can_mint_tokens,
@@ -399,7 +432,9 @@ pub(super) async fn list_organizations(
     page: &Page,
 ) -> StoreResult<Vec<Organization>> {
     let cache_key = format!("{f:?}|{page:?}");
-    if let Some(hit) = store.caches.organizations.get(&cache_key) {
+    // A plan filter depends on the time: such a list is never cached.
+    let cached = f.plan.is_none();
+    if cached && let Some(hit) = store.caches.organizations.get(&cache_key) {
         return Ok(hit);
     }
     let stamp = crate::store::cache::begin();
@@ -431,7 +466,23 @@ pub(super) async fn list_organizations(
         q.push(" AND o.status = ").bind(status.as_str()).scans();
     }
     if f.active_only {
-        q.push(" AND o.status = 'active'");
+        q.push(" AND o.status = 'active' AND o.active");
+    }
+    if let Some((plan, now)) = f.plan {
+        // The plan in force at `now`, as `Standing::at` decides it.
+        q.push(" AND ");
+        if plan == PlanName::Free {
+            q.push("NOT ");
+        }
+        q.push("(lic.plan IS NOT NULL AND lic.revoked_at IS NULL AND lic.starts_at <= ")
+            .bind(now.0)
+            .push(" AND (lic.expires_at IS NULL OR lic.expires_at > ")
+            .bind(now.0)
+            .push(")");
+        if plan != PlanName::Free {
+            q.push(" AND lic.plan = ").bind(plan.as_str());
+        }
+        q.push(")").scans();
     }
     if let Some(Cursor::Id(after)) = page.after {
         q.push(" AND o.id > ").bind(after);
@@ -439,7 +490,7 @@ pub(super) async fn list_organizations(
     q.push(" ORDER BY o.id").page(page);
     let rows: Vec<OrgViewRow> = q.fetch_all(store).await?;
     let orgs: Vec<Organization> = rows.into_iter().map(Organization::from).collect();
-    {
+    if cached {
         use crate::store::cache::Tag;
         // The list depends on the caller's memberships (or, for a superuser, on every
         // organization) and on each organization in it.
@@ -485,6 +536,22 @@ pub(super) async fn update_organization(
         return Err(StoreError::Forbidden(
             "Only superusers can set status, status_reason, verified and managed_by".into(),
         ));
+    }
+    if patch.active.is_some() && !grant.owner {
+        return Err(StoreError::Forbidden(
+            "Only owners can deactivate or reactivate the organization".into(),
+        ));
+    }
+    // A deactivated organization accepts its reactivation (and a superuser's status fields)
+    // and no other change.
+    if !o.active
+        && patch.active != Some(true)
+        && (patch.touches_profile() || patch.owner_id.is_some())
+    {
+        return Err(StoreError::Inactive);
+    }
+    if let Some(v) = patch.active {
+        o.active = v;
     }
     if let Some(slug) = patch.slug {
         if slug_taken(&mut tx, &slug, Some(id)).await? {
@@ -542,7 +609,7 @@ pub(super) async fn update_organization(
         "UPDATE organizations SET name = $1, slug = $2, description = $3, logo_url = $4, \
          country_code = $5, metadata = $6, owner_id = $7, status = $8, status_reason = $9, \
          verified = $10, managed_by = $11, service_accounts_can_mint_tokens = $12, \
-         updated_at = $13 WHERE id = $14",
+         updated_at = $13, active = $15 WHERE id = $14",
     )
     .bind(&o.name)
     .bind(&o.slug)
@@ -558,6 +625,7 @@ pub(super) async fn update_organization(
     .bind(o.service_accounts_can_mint_tokens)
     .bind(Timestamp::now())
     .bind(id)
+    .bind(o.active)
     .execute(&mut *tx)
     .await
     .map_err(err)?;

@@ -10,6 +10,7 @@ use crate::store::{Project, ProjectMember, ProjectPatch, ProjectRole, StoreError
 
 use super::engine::Db;
 use super::organizations::{KeptCount, step_count};
+use super::licensing::{Addition, admit};
 use super::tx::{Tx, begin_write, commit, lock_org, role_of};
 use super::{SqlStore, err, push_page};
 
@@ -109,6 +110,7 @@ pub(super) async fn create_project(
 ) -> StoreResult<Project> {
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
+    admit(&mut tx, org, Addition::Project).await?;
     let slug = match slug {
         Some(s) => {
             if project_slug_taken(&mut tx, org, &s, Uuid::nil()).await? {

@@ -15,6 +15,7 @@ use super::members::{
     MEMBER_SELECT, MemberRow, drop_membership, insert_membership, member_in, owner_count,
 };
 use super::tokens::{TOKEN_SELECT, TokenRow, insert_token};
+use super::licensing::{Addition, admit};
 use super::tx::{Tx, actor_grant, begin_write, commit, held, lock_org, role_grant};
 use super::users::{insert_user, user_in};
 use super::{SqlStore, err};
@@ -59,6 +60,7 @@ pub(super) async fn create_service_account(
     lock_org(&mut tx, org).await?;
     let actor_grant = actor_grant(&mut tx, org, actor).await?;
     rules::check_add(&actor_grant, &role_grant(&mut tx, org, &role).await?)?;
+    admit(&mut tx, org, Addition::ServiceAccount).await?;
     let local = format!("sa.{}", validate::slug_from_name(&name));
     let email = format!(
         "{local}@{}.service-accounts.invalid",
@@ -140,6 +142,7 @@ pub(super) async fn issue_service_account_token(
     let mut tx = begin_write(store).await?;
     lock_org(&mut tx, org).await?;
     check_service_account_manager(&mut tx, org, actor, new.user_id).await?;
+    admit(&mut tx, org, Addition::Token).await?;
     let id = Uuid::now_v7();
     insert_token(
         &mut *tx,

@@ -7,6 +7,7 @@ use crate::domain::Timestamp;
 use crate::store::{Authenticated, NewToken, StoreError, StoreResult, TokenInfo, TokenKind, User};
 
 use super::engine::Db;
+use super::licensing::{Addition, admit};
 use super::tx::{Tx, begin_write, commit, held, lock_org};
 use super::users::user_columns;
 use super::{SqlStore, err, read_row};
@@ -139,6 +140,7 @@ pub(super) async fn create_token(store: &SqlStore, new: NewToken) -> StoreResult
                 .into(),
         ));
     }
+    admit(&mut tx, org, Addition::Token).await?;
     insert_token(&mut *tx, id, &new).await?;
     commit(tx).await?;
     Ok(id)

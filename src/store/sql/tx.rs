@@ -17,6 +17,8 @@ pub(crate) struct Tx {
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
     /// What this transaction changed, for the caches of this node and the others.
     touched: Vec<crate::store::cache::Tag>,
+    /// The plans and clock the limits checked in this transaction follow.
+    pub(super) licensing: std::sync::Arc<crate::store::Licensing>,
 }
 
 impl Tx {
@@ -52,6 +54,7 @@ pub(super) async fn begin_write(store: &SqlStore) -> StoreResult<Tx> {
     crate::metrics::write_waited(started.elapsed());
     Ok(Tx {
         touched: Vec::new(),
+        licensing: store.licensing(),
         inner,
         _writer: writer,
     })
