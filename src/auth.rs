@@ -32,16 +32,36 @@ const SECRET_HEX_LEN: usize = 64;
 
 /// A new random token (256 bits) and the SHA-256 hash that is all the database keeps.
 pub fn mint(kind: TokenKind) -> (String, [u8; 32]) {
+    mint_secret(prefix(kind))
+}
+
+/// A license key: what `mint_secret` makes with this prefix.
+pub const LICENSE_KEY_PREFIX: &str = "orgd_lic_";
+/// A deployment's heartbeat token.
+pub const DEPLOYMENT_TOKEN_PREFIX: &str = "orgd_dep_";
+
+/// A new random secret (256 bits) after `prefix`, and its SHA-256 hash.
+pub fn mint_secret(prefix: &str) -> (String, [u8; 32]) {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let mut token = String::with_capacity(prefix(kind).len() + SECRET_HEX_LEN);
-    token.push_str(prefix(kind));
+    let mut token = String::with_capacity(prefix.len() + SECRET_HEX_LEN);
+    token.push_str(prefix);
     for b in bytes {
         token.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
         token.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
     }
     let hash = hash_token(&token);
     (token, hash)
+}
+
+/// The hash of a well-formed secret with `prefix` (see `mint_secret`); `None` otherwise.
+pub fn parse_secret(token: &str, prefix: &str) -> Option<[u8; 32]> {
+    let secret = token.strip_prefix(prefix)?;
+    (secret.len() == SECRET_HEX_LEN
+        && secret
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    .then(|| hash_token(token))
 }
 
 pub fn hash_token(token: &str) -> [u8; 32] {

@@ -664,6 +664,33 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/organizations/{org}/members/{user}/permissions",
         self_or_read(P::MembersRead),
     ),
+    // Any member sees the plan, limits and usage; attaching and removing a license is decided
+    // under the lock (owners; by id, superusers).
+    (
+        "GET",
+        "/organizations/{org}/license",
+        read(P::OrganizationRead),
+    ),
+    (
+        "PUT",
+        "/organizations/{org}/license",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/license",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/deployments",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/deployments/{id}",
+        write(P::OrganizationUpdate),
+    ),
     // Revoking a credential stays possible in a suspended organization.
     (
         "DELETE",
@@ -724,6 +751,15 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/permissions", Access::Authenticated),
     ("POST", "/permissions", Access::Superuser),
     ("DELETE", "/permissions/{key}", Access::Superuser),
+    ("GET", "/plans", Access::Authenticated),
+    ("GET", "/licenses", Access::Superuser),
+    ("POST", "/licenses", Access::Superuser),
+    ("GET", "/licenses/{id}", Access::Superuser),
+    ("PATCH", "/licenses/{id}", Access::Superuser),
+    ("DELETE", "/licenses/{id}", Access::Superuser),
+    // The license key, or the deployment's own token, is the credential.
+    ("POST", "/deployments/register", Access::Public),
+    ("POST", "/deployments/{id}/heartbeat", Access::Public),
 ];
 
 /// The row of an installation route, if any.

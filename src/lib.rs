@@ -107,6 +107,7 @@ impl AppState {
         (name = "invitations", description = "Invitations by email"),
         (name = "projects", description = "Projects and project members"),
         (name = "applications", description = "Applications"),
+        (name = "licenses", description = "Plans and their limits, licenses, an organization's license and usage, deployments of self-hosted installations"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -202,6 +203,22 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(roles::member_permissions))
+        .routes(routes!(licensing::list_plans))
+        .routes(routes!(licensing::list_licenses, licensing::create_license))
+        .routes(routes!(
+            licensing::get_license,
+            licensing::update_license,
+            licensing::revoke_license
+        ))
+        .routes(routes!(
+            licensing::organization_license,
+            licensing::attach_license,
+            licensing::detach_license
+        ))
+        .routes(routes!(licensing::list_deployments))
+        .routes(routes!(licensing::delete_deployment))
+        .routes(routes!(licensing::register_deployment))
+        .routes(routes!(licensing::heartbeat))
 }
 
 /// The OpenAPI document of every operation, as published at `/openapi.json`.

@@ -153,6 +153,8 @@ pub struct Limits {
     pub invitations_per_account: Limiter,
     /// Password-reset requests per client address per hour, and per address per hour.
     pub password_resets: Limiter,
+    /// Deployment registrations per license key and heartbeats per deployment, per hour.
+    pub deployments: Limiter,
 }
 
 impl Limits {
@@ -177,6 +179,11 @@ impl Limits {
             invitations_per_account: Limiter::new(
                 "invitations",
                 c.invitations_per_hour,
+                Duration::from_secs(3600),
+            ),
+            deployments: Limiter::new(
+                "deployments",
+                c.deployment_requests_per_hour,
                 Duration::from_secs(3600),
             ),
         })

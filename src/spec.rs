@@ -229,6 +229,39 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/organizations/{org}/roles/{key}", "getRole"),
     ("patch", "/organizations/{org}/roles/{key}", "updateRole"),
     ("delete", "/organizations/{org}/roles/{key}", "deleteRole"),
+    ("get", "/plans", "listPlans"),
+    ("get", "/licenses", "listLicenses"),
+    ("post", "/licenses", "createLicense"),
+    ("get", "/licenses/{id}", "getLicense"),
+    ("patch", "/licenses/{id}", "updateLicense"),
+    ("delete", "/licenses/{id}", "revokeLicense"),
+    (
+        "get",
+        "/organizations/{org}/license",
+        "getOrganizationLicense",
+    ),
+    (
+        "put",
+        "/organizations/{org}/license",
+        "attachOrganizationLicense",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/license",
+        "detachOrganizationLicense",
+    ),
+    (
+        "get",
+        "/organizations/{org}/deployments",
+        "listDeployments",
+    ),
+    (
+        "delete",
+        "/organizations/{org}/deployments/{id}",
+        "deleteDeployment",
+    ),
+    ("post", "/deployments/register", "registerDeployment"),
+    ("post", "/deployments/{id}/heartbeat", "sendHeartbeat"),
 ];
 
 /// Operations a rate limit can refuse with `429 rate_limited`, by operationId. Their answers
@@ -244,6 +277,8 @@ pub const RATE_LIMITED: &[&str] = &[
     "acceptInvitation",
     // With `member_add_requires_consent` an addition sends an invitation.
     "addMember",
+    "registerDeployment",
+    "sendHeartbeat",
 ];
 
 /// Operations that never reach the database, so never answer `503 unavailable`.

@@ -15,6 +15,7 @@ pub mod applications;
 pub mod auth;
 pub mod health;
 pub mod invitations;
+pub mod licensing;
 pub mod members;
 pub mod organizations;
 pub mod projects;

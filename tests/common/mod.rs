@@ -131,8 +131,29 @@ pub fn config(database_url: String) -> Config {
         database_url,
         database_max_connections: 8,
         password_hash_concurrency: 2,
+        plans: unlimited_plans(),
         ..Config::default()
     }
+}
+
+/// Plans without limits: the tests of other things add as many members, projects and tokens
+/// as their stories need. The licensing tests set the limits they check.
+pub fn unlimited_plans() -> orgd::domain::plans::Plans {
+    let mut plans = orgd::domain::plans::Plans::default();
+    for plan in ["free", "team", "business"] {
+        for key in [
+            "members",
+            "projects",
+            "applications",
+            "tokens",
+            "service_accounts",
+        ] {
+            plans
+                .apply(&format!("{plan}.{key}=unlimited"))
+                .expect("a valid plan setting");
+        }
+    }
+    plans
 }
 
 /// One argon2id hash for the fixtures' password, computed once per test binary.
