@@ -664,8 +664,9 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/organizations/{org}/members/{user}/permissions",
         self_or_read(P::MembersRead),
     ),
-    // Any member sees the plan, limits and usage; attaching and removing a license is decided
-    // under the lock (owners; by id, superusers).
+    // Any member sees the plan, limits and usage. Attaching and removing a license is for
+    // owners (the permission no other built-in role holds; the store then requires ownership
+    // itself, and a superuser for attaching by id).
     (
         "GET",
         "/organizations/{org}/license",
@@ -674,12 +675,12 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     (
         "PUT",
         "/organizations/{org}/license",
-        write(P::OrganizationUpdate),
+        write(P::OrganizationDelete),
     ),
     (
         "DELETE",
         "/organizations/{org}/license",
-        write(P::OrganizationUpdate),
+        write(P::OrganizationDelete),
     ),
     (
         "GET",

@@ -18,6 +18,8 @@ enum Need {
     Admin,
     Owner,
     Superuser,
+    /// Authenticated by a deployment's own token (`orgd_dep_…`), not a user's.
+    Deployment,
 }
 
 const POLICY: &[(&str, &str, Need)] = &[
@@ -51,6 +53,23 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("GET", "/permissions", Need::Authenticated),
     ("POST", "/permissions", Need::Superuser),
     ("DELETE", "/permissions/{key}", Need::Superuser),
+    ("GET", "/plans", Need::Authenticated),
+    ("GET", "/licenses", Need::Superuser),
+    ("POST", "/licenses", Need::Superuser),
+    ("GET", "/licenses/{id}", Need::Superuser),
+    ("PATCH", "/licenses/{id}", Need::Superuser),
+    ("DELETE", "/licenses/{id}", Need::Superuser),
+    ("POST", "/deployments/register", Need::Public),
+    ("POST", "/deployments/{id}/heartbeat", Need::Deployment),
+    ("GET", "/organizations/{org}/license", Need::Member),
+    ("PUT", "/organizations/{org}/license", Need::Owner),
+    ("DELETE", "/organizations/{org}/license", Need::Owner),
+    ("GET", "/organizations/{org}/deployments", Need::Admin),
+    (
+        "DELETE",
+        "/organizations/{org}/deployments/{id}",
+        Need::Admin,
+    ),
     ("GET", "/organizations/{org}/roles", Need::Admin),
     ("POST", "/organizations/{org}/roles", Need::Admin),
     ("GET", "/organizations/{org}/roles/{key}", Need::Admin),
@@ -273,7 +292,7 @@ fn the_servers_installation_table_covers_every_other_route() {
             )
         });
         let expected = match need_of(op).expect("declared") {
-            Need::Public => Access::Public,
+            Need::Public | Need::Deployment => Access::Public,
             Need::Authenticated => Access::Authenticated,
             Need::Superuser => Access::Superuser,
             other => panic!("{} {}: {other:?}", op.method, op.path),
@@ -306,6 +325,10 @@ struct Fixture {
     project: String,
     application: String,
     invitation: String,
+    /// A key of a license no organization holds yet.
+    license_key: String,
+    /// A deployment under the organization's own license.
+    deployment: String,
 }
 
 async fn fixture(app: &TestApp, n: usize) -> Fixture {
@@ -392,7 +415,12 @@ async fn fixture(app: &TestApp, n: usize) -> Fixture {
     let custom = app.user(&format!("custom{n}")).await;
     app.add(&org, &owner, &custom, "f-custom").await;
     let service_account_token = created["token"]["id"].as_str().unwrap().to_string();
+    let (license_key, _) = app.license("team", None).await;
+    let (held_key, _) = app.license("team", Some(&org)).await;
+    let deployment = app.deployment(&held_key).await;
     Fixture {
+        license_key,
+        deployment,
         org,
         owner,
         admin,
@@ -425,6 +453,7 @@ fn body_for(schema: &str, f: &Fixture) -> Value {
         "UpdateRoleRequest" => json!({"name": "Renamed"}),
         "RegisterPermissionRequest" => json!({"key": "app:new:perm"}),
         "CheckPermissionsRequest" => json!({"permission": "members:read"}),
+        "AttachLicenseRequest" => json!({"license_key": f.license_key}),
         other => panic!("no body for {other}: add one"),
     }
 }
@@ -436,6 +465,8 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.project
     } else if path.contains("/applications/{id}") {
         &f.application
+    } else if path.contains("/deployments/{id}") {
+        &f.deployment
     } else {
         &f.invitation
     };
@@ -622,6 +653,21 @@ async fn installation_routes_follow_the_policy_table(app: TestApp) {
                     op.method, op.path
                 );
             }
+            Need::Deployment => {
+                // A user's token, even a superuser's, is no deployment's.
+                let root = app.superuser("deploy-root").await;
+                for token in [&f.owner.token, &root.token] {
+                    let r = app
+                        .request(
+                            method.clone(),
+                            &path,
+                            Some(token),
+                            Some(json!({"version": "1"})),
+                        )
+                        .await;
+                    r.expect_error(401, "unauthenticated");
+                }
+            }
             other => panic!(
                 "{} {}: {other:?} outside an organization",
                 op.method, op.path
@@ -666,6 +712,12 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
             "CreateTokenRequest" => json!({"name": "x"}),
             "CreateUserRequest" => json!({"email": "y@example.com"}),
             "CreateOrganizationRequest" => json!({"name": "x"}),
+            "CreateLicenseRequest" => json!({"plan": "team"}),
+            "UpdateLicenseRequest" => json!({"name": "x"}),
+            "RegisterDeploymentRequest" => {
+                json!({"license_key": "orgd_lic_x", "name": "n", "hostname": "h", "version": "1"})
+            }
+            "HeartbeatRequest" => json!({"version": "1"}),
             _ => body_for(schema, &f),
         };
         for (field, value) in [
@@ -676,6 +728,7 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
         ] {
             // Fields a route legitimately takes (from the right caller) are tested elsewhere.
             let legitimate = (schema == "UpdateOrganizationRequest" && field == "status")
+                || (schema == "CreateLicenseRequest" && field == "organization_id")
                 || (["CreateUserRequest", "UpdateUserRequest"].contains(&schema)
                     && field == "is_superuser");
             if body.get(field).is_some() || legitimate {
@@ -686,6 +739,7 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
                 && op.path != "/users/me"
                 && !op.path.starts_with("/users/me/"))
                 || op.path.starts_with("/permissions")
+                || op.path.starts_with("/licenses")
             {
                 &root.token
             } else {

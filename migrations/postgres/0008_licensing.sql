@@ -13,7 +13,7 @@ CREATE TABLE licenses (
     name            TEXT,
     plan            TEXT NOT NULL,
     seats           BIGINT,
-    features        TEXT NOT NULL,
+    features        JSONB NOT NULL,
     trial           BOOLEAN NOT NULL,
     max_deployments BIGINT,
     starts_at       BIGINT NOT NULL,

@@ -354,6 +354,45 @@ impl TestApp {
         res.expect(201)["id"].as_str().unwrap().to_string()
     }
 
+    /// A license of `plan` issued directly in the store (a fixture), held by `org` when given;
+    /// returns its key and id.
+    pub async fn license(&self, plan: &str, org: Option<&str>) -> (String, String) {
+        let (key, key_hash) = orgd::auth::mint_secret(orgd::auth::LICENSE_KEY_PREFIX);
+        let license = self
+            .store
+            .create_license(orgd::store::NewLicense {
+                key_hash,
+                key_hint: key[..15].to_string(),
+                name: None,
+                plan: orgd::domain::plans::PlanName::parse(plan).expect("a plan"),
+                seats: None,
+                features: Vec::new(),
+                trial: false,
+                max_deployments: None,
+                starts_at: Timestamp(0),
+                expires_at: None,
+                organization_id: org.map(|o| o.parse().expect("an organization id")),
+            })
+            .await
+            .expect("create fixture license");
+        (key, license.id.to_string())
+    }
+
+    /// Registers a deployment under the license `key` through the API; returns its id.
+    pub async fn deployment(&self, key: &str) -> String {
+        self.request(
+            Method::POST,
+            "/deployments/register",
+            None,
+            Some(json!({"license_key": key, "name": "Plant", "hostname": "plant.local", "version": "1.0.0"})),
+        )
+        .await
+        .expect(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Adds `user` to `org` with `role`, as `by`.
     pub async fn add(&self, org: &str, by: &TestUser, user: &TestUser, role: &str) {
         self.post(
