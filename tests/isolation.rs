@@ -12,7 +12,7 @@ use orgd::store::TokenKind;
 use serde_json::{Value, json};
 
 /// A request body that would succeed if the caller were allowed, by request schema.
-fn body_for(schema: &str, attacker: &TestUser) -> Value {
+fn body_for(schema: &str, attacker: &TestUser, license_key: &str) -> Value {
     match schema {
         "UpdateOrganizationRequest" => json!({"name": "Hijacked", "slug": "hijacked"}),
         "AddMemberRequest" => json!({"user_id": attacker.id, "role": "owner"}),
@@ -30,6 +30,7 @@ fn body_for(schema: &str, attacker: &TestUser) -> Value {
         "UpdateRoleRequest" => json!({"permissions": ["members:write", "organization:delete"]}),
         "RegisterPermissionRequest" => json!({"key": "app:evil"}),
         "CheckPermissionsRequest" => json!({"permission": "members:read"}),
+        "AttachLicenseRequest" => json!({"license_key": license_key}),
         other => panic!("no isolation body for request schema {other}: add one to body_for"),
     }
 }
@@ -78,6 +79,8 @@ async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> 
         "service-accounts",
         "roles",
         "permissions",
+        "license",
+        "deployments",
     ] {
         all.push(
             app.get(&format!("/organizations/{org}/{part}"), &owner.token)
@@ -109,6 +112,8 @@ fn fill(template: &str, org: &str, ids: &Ids) -> String {
         &ids.application
     } else if template.contains("/invitations/{id}") {
         &ids.invitation
+    } else if template.contains("/deployments/{id}") {
+        &ids.deployment
     } else {
         ""
     };
@@ -139,6 +144,7 @@ struct Ids {
     token: String,
     role: String,
     permission: String,
+    deployment: String,
 }
 
 async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
@@ -248,6 +254,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
     )
     .await
     .expect(200);
+    let (key_b, _) = app.license("team", Some(&b)).await;
+    let deployment_b = app.deployment(&key_b).await;
     let ids_b = Ids {
         project: project_b.clone(),
         application: app_b,
@@ -258,6 +266,7 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         token: token_b,
         role: "auditor".into(),
         permission: "app:b:secret".into(),
+        deployment: deployment_b,
     };
     let unknown = Ids {
         project: uuid::Uuid::now_v7().to_string(),
@@ -269,7 +278,10 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         token: uuid::Uuid::now_v7().to_string(),
         role: "nosuchrole".into(),
         permission: "app:nosuch".into(),
+        deployment: uuid::Uuid::now_v7().to_string(),
     };
+    // A key nobody holds: attaching it would succeed where the caller may.
+    let (free_key, _) = app.license("business", None).await;
 
     let before = snapshot(&app, &owner_b, &b, &project_b).await;
     let callers: Vec<(&str, Option<&TestUser>)> = vec![
@@ -291,7 +303,7 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
     for op in &ops {
         for (who, caller) in &callers {
             let attacker: &TestUser = caller.unwrap_or(&owner_a);
-            let body = op.schema.as_deref().map(|s| body_for(s, attacker));
+            let body = op.schema.as_deref().map(|s| body_for(s, attacker, &free_key));
             let token = caller.map(|c| c.token.as_str());
             // B by id and by slug, against the answer for an organization that does not exist.
             let reference = app
