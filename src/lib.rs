@@ -129,6 +129,17 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "deployment",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A deployment's own token (`orgd_dep_…`), from its registration",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -208,6 +208,7 @@ fn every_operation_documents_errors_and_security() {
         "/auth/password-reset/confirm",
         "/auth/verify-email",
         "/auth/verify-email/resend",
+        "/deployments/register",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -238,6 +239,13 @@ fn every_operation_documents_errors_and_security() {
                     json!([{}, {"bearer": []}]),
                     "{method} {path}"
                 );
+            } else if path == "/deployments/{id}/heartbeat" {
+                assert_eq!(
+                    op["security"],
+                    json!([{"deployment": []}]),
+                    "{method} {path}"
+                );
+                assert!(responses.contains_key("401"), "{method} {path}");
             } else if public.contains(&path.as_str()) {
                 assert_eq!(
                     op["security"],

@@ -488,7 +488,7 @@ pub async fn register_deployment(
 /// A deployment's heartbeat, authenticated by its own token (`Authorization: Bearer
 /// orgd_dep_…`). Answers the license as it stands now, so an installation learns of an expiry
 /// or a revocation. Rate-limited per deployment.
-#[utoipa::path(post, path = "/deployments/{id}/heartbeat", tag = "licenses",
+#[utoipa::path(post, path = "/deployments/{id}/heartbeat", tag = "licenses", security(("deployment" = [])),
     params(("id" = String, Path, description = "Deployment id")), request_body = HeartbeatRequest,
     responses((status = 200, body = HeartbeatResponse), (status = 400, body = ErrorBody),
         (status = 401, description = "Missing token, or not this deployment's", body = ErrorBody),

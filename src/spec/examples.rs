@@ -10,6 +10,10 @@ const ACME: &str = "0197b3f2-7a31-7e52-b6c4-9f1d0e8a3b72";
 const PROJECT: &str = "0197b3f2-8b42-7f63-a7d5-0a2e1f9b4c83";
 const CREATED: &str = "2025-07-19T14:26:05.721Z";
 const LATER: &str = "2025-07-26T14:26:05.721Z";
+const LICENSE_KEY: &str =
+    "orgd_lic_8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b";
+const LICENSE: &str = "0197b3f2-9c53-7074-b8e6-1b3f2a0c5d94";
+const DEPLOYMENT: &str = "0197b3f2-ad64-7185-89f7-2c4a3b1d6ea5";
 const SESSION: &str = "orgd_s_5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f";
 
 /// The example of a request body, by its schema's name.
@@ -98,6 +102,23 @@ pub fn request(schema: &str) -> Option<Value> {
         "UpdateRoleRequest" => {
             json!({"permissions": ["members:read", "app:invoices:read", "app:invoices:write"]})
         }
+        "CreateLicenseRequest" => json!({
+            "plan": "team",
+            "name": "Acme Inc. (contract 2025-114)",
+            "seats": 40,
+            "expires_at": "2026-07-19T00:00:00.000Z",
+            "max_deployments": 3,
+            "organization_id": ACME
+        }),
+        "UpdateLicenseRequest" => json!({"seats": 60, "expires_at": "2027-07-19T00:00:00.000Z"}),
+        "AttachLicenseRequest" => json!({"license_key": LICENSE_KEY}),
+        "RegisterDeploymentRequest" => json!({
+            "license_key": LICENSE_KEY,
+            "name": "Production",
+            "hostname": "orgd.acme.internal",
+            "version": "1.4.2"
+        }),
+        "HeartbeatRequest" => json!({"version": "1.4.3"}),
         _ => return None,
     })
 }
@@ -135,6 +156,7 @@ pub fn response(schema: &str) -> Option<Value> {
             "plan": "free",
             "has_active_subscription": false,
             "trial_expiry": null,
+            "active": true,
             "managed_by": [],
             "metadata": {},
             "service_accounts_can_mint_tokens": false,
@@ -171,6 +193,31 @@ pub fn response(schema: &str) -> Option<Value> {
             "updated_at": CREATED
         }),
         "CheckPermissionsResponse" => json!({"allowed": true}),
+        "License" => license(),
+        "IssuedLicense" => {
+            let mut l = license();
+            l["key"] = json!(LICENSE_KEY);
+            l
+        }
+        "OrganizationLicense" => json!({
+            "plan": "team",
+            "has_active_subscription": true,
+            "trial_expiry": null,
+            "limits": {"members": 40, "projects": 25, "applications": 25, "tokens": 100,
+                       "service_accounts": 10},
+            "max_deployments": 3,
+            "usage": {"members": 12, "projects": 4, "applications": 2, "tokens": 7,
+                      "service_accounts": 1, "deployments": 1},
+            "features": ["custom_roles"],
+            "service_accounts_take_seats": false,
+            "license": license()
+        }),
+        "Deployment" => deployment(),
+        "RegisteredDeployment" => json!({
+            "id": DEPLOYMENT,
+            "token": "orgd_dep_1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f5d9e2b7c1a8f4e6d3b0c9a2e7f",
+            "deployment": deployment()
+        }),
         _ => return None,
     })
 }
@@ -217,6 +264,40 @@ fn invitation() -> Value {
         "expires_at": LATER,
         "delivery": "none",
         "delivery_error": null,
+        "created_at": CREATED
+    })
+}
+
+fn license() -> Value {
+    json!({
+        "id": LICENSE,
+        "key_hint": "orgd_lic_8c4a6e…",
+        "name": "Acme Inc. (contract 2025-114)",
+        "plan": "team",
+        "seats": 40,
+        "features": [],
+        "trial": false,
+        "max_deployments": 3,
+        "starts_at": CREATED,
+        "expires_at": "2026-07-19T00:00:00.000Z",
+        "revoked_at": null,
+        "status": "active",
+        "organization_id": ACME,
+        "deployment_count": 1,
+        "created_at": CREATED,
+        "updated_at": CREATED
+    })
+}
+
+fn deployment() -> Value {
+    json!({
+        "id": DEPLOYMENT,
+        "license_id": LICENSE,
+        "name": "Production",
+        "hostname": "orgd.acme.internal",
+        "version": "1.4.2",
+        "status": "active",
+        "last_seen_at": LATER,
         "created_at": CREATED
     })
 }
