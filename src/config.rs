@@ -162,7 +162,8 @@ pub struct Settings {
     pub plan_settings: Option<Vec<String>>,
     /// The file's plan tables: `[plans.free]` with `members = 5`, `projects = "unlimited"`, …
     #[arg(skip)]
-    pub plans: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>>,
+    pub plans:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>>,
     /// A deployment with no heartbeat for this many seconds is listed as `stale` [default: 86400]
     #[arg(long, env = "ORGD_DEPLOYMENT_STALE_SECS")]
     pub deployment_stale_secs: Option<u64>,
@@ -343,9 +344,7 @@ fn plans(
                     .collect::<Result<Vec<_>, _>>()?
                     .join(" "),
                 other => {
-                    return Err(format!(
-                        "plans.{plan}.{key}: unexpected value {other:?}"
-                    ));
+                    return Err(format!("plans.{plan}.{key}: unexpected value {other:?}"));
                 }
             };
             plans.apply(&format!("{plan}.{key}={value}"))?;
@@ -502,7 +501,10 @@ mod tests {
         assert_eq!(free.limits.projects, None);
         assert_eq!(free.features, ["sso"]);
         assert!(c.plans.get(PlanName::Team).service_accounts_take_seats);
-        assert_eq!(Config::default().plans.get(PlanName::Free).limits.members, Some(5));
+        assert_eq!(
+            Config::default().plans.get(PlanName::Free).limits.members,
+            Some(5)
+        );
         let bad: Settings = toml::from_str("[plans.gold]\nmembers = 1\n").unwrap();
         assert!(Config::resolve(bad, Settings::default()).is_err());
     }

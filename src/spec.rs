@@ -250,11 +250,7 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
         "/organizations/{org}/license",
         "detachOrganizationLicense",
     ),
-    (
-        "get",
-        "/organizations/{org}/deployments",
-        "listDeployments",
-    ),
+    ("get", "/organizations/{org}/deployments", "listDeployments"),
     (
         "delete",
         "/organizations/{org}/deployments/{id}",

@@ -303,7 +303,10 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
     for op in &ops {
         for (who, caller) in &callers {
             let attacker: &TestUser = caller.unwrap_or(&owner_a);
-            let body = op.schema.as_deref().map(|s| body_for(s, attacker, &free_key));
+            let body = op
+                .schema
+                .as_deref()
+                .map(|s| body_for(s, attacker, &free_key));
             let token = caller.map(|c| c.token.as_str());
             // B by id and by slug, against the answer for an organization that does not exist.
             let reference = app

@@ -138,7 +138,11 @@ impl Default for Plans {
             }
         }
         Plans([
-            plan(PlanName::Free, [Some(5), Some(3), Some(3), Some(10), Some(2)], &[]),
+            plan(
+                PlanName::Free,
+                [Some(5), Some(3), Some(3), Some(10), Some(2)],
+                &[],
+            ),
             plan(
                 PlanName::Team,
                 [Some(25), Some(25), Some(25), Some(100), Some(10)],
@@ -152,7 +156,13 @@ impl Default for Plans {
             plan(
                 PlanName::Enterprise,
                 [None; 5],
-                &["custom_roles", "audit_log", "sso", "force_sso", "deployments"],
+                &[
+                    "custom_roles",
+                    "audit_log",
+                    "sso",
+                    "force_sso",
+                    "deployments",
+                ],
             ),
         ])
     }

@@ -163,9 +163,8 @@ fn check_features(c: &mut Checks, features: &[String]) {
     let ok = features.len() <= MAX_FEATURES
         && features.iter().all(|f| {
             (1..=64).contains(&f.len())
-                && f.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b)
-                })
+                && f.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b))
         });
     if !ok {
         c.check::<()>(

@@ -50,6 +50,31 @@ macro_rules! on_both_engines {
     };
 }
 
+/// `on_both_engines!` with a configuration change, `adjust(&mut Config)`, applied on both.
+#[macro_export]
+macro_rules! on_both_engines_with {
+    ($adjust:ident; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::common::TestApp::sqlite_with(super::$adjust).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::postgres_with(super::$adjust).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
@@ -352,6 +377,16 @@ impl TestApp {
             .post("/organizations", &owner.token, json!({ "name": name }))
             .await;
         res.expect(201)["id"].as_str().unwrap().to_string()
+    }
+
+    /// Moves the licensing clock forward (license expiry, stale deployments).
+    pub fn advance(&self, secs: i64) {
+        self.store.licensing().clock.advance_secs(secs);
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> TestResponse {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
     }
 
     /// A license of `plan` issued directly in the store (a fixture), held by `org` when given;

@@ -8,8 +8,8 @@ use crate::domain::paging::{Cursor, Page};
 use crate::store::{Application, ApplicationPatch, StoreError, StoreResult};
 
 use super::engine::Db;
-use super::organizations::{KeptCount, step_count};
 use super::licensing::{Addition, admit};
+use super::organizations::{KeptCount, step_count};
 use super::tx::{Tx, begin_write, commit, lock_org};
 use super::{SqlStore, err, push_page};
 

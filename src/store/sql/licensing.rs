@@ -100,7 +100,9 @@ pub(super) async fn admit(tx: &mut Tx, org: Uuid, what: Addition) -> StoreResult
         return Ok(());
     }
     let usage = count(tx, org, resource, standing.service_accounts_take_seats).await?;
-    standing.admit(resource, usage).map_err(StoreError::PlanLimit)
+    standing
+        .admit(resource, usage)
+        .map_err(StoreError::PlanLimit)
 }
 
 /// What the organization uses of `resource`, counted now.
@@ -513,14 +515,12 @@ pub(super) async fn attach_license(
             }
             id
         }
-        LicenseRef::Key(hash) => {
-            sqlx::query_scalar("SELECT id FROM licenses WHERE key_hash = $1")
-                .bind(&hash[..])
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?
-                .ok_or_else(invalid_key)?
-        }
+        LicenseRef::Key(hash) => sqlx::query_scalar("SELECT id FROM licenses WHERE key_hash = $1")
+            .bind(&hash[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?
+            .ok_or_else(invalid_key)?,
     };
     lock_license(&mut tx, id).await?;
     let license = license_in(&mut tx, id).await?;

@@ -391,7 +391,10 @@ impl crate::store::Licenses for SqlStore {
     fn licensing(&self) -> std::sync::Arc<crate::store::Licensing> {
         SqlStore::licensing(self)
     }
-    async fn create_license(&self, new: crate::store::NewLicense) -> StoreResult<crate::store::License> {
+    async fn create_license(
+        &self,
+        new: crate::store::NewLicense,
+    ) -> StoreResult<crate::store::License> {
         licensing::create_license(self, new).await
     }
     async fn list_licenses(

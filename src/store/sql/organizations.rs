@@ -210,7 +210,10 @@ async fn org_view(
 impl From<OrgViewRow> for Organization {
     fn from(r: OrgViewRow) -> Self {
         let o = r.org;
-        let license = match (r.license_plan.as_deref().and_then(PlanName::parse), r.license_starts_at) {
+        let license = match (
+            r.license_plan.as_deref().and_then(PlanName::parse),
+            r.license_starts_at,
+        ) {
             (Some(plan), Some(starts_at)) => Some(LicenseTerms {
                 plan,
                 seats: r.license_seats,
@@ -499,6 +502,13 @@ pub(super) async fn list_organizations(
             Some(member) => Tag::User(member),
             None => Tag::AllOrgs,
         });
+        // A filter on the organizations' own fields also depends on those it left out: a
+        // change to any organization (which touches `AllOrgs`) may bring one in.
+        let filtered =
+            f.name.is_some() || f.owner_id.is_some() || f.status.is_some() || f.active_only;
+        if filtered && f.member.is_some() {
+            tags.push(Tag::AllOrgs);
+        }
         store
             .caches
             .organizations

@@ -9,8 +9,8 @@ use crate::domain::validate;
 use crate::store::{Project, ProjectMember, ProjectPatch, ProjectRole, StoreError, StoreResult};
 
 use super::engine::Db;
-use super::organizations::{KeptCount, step_count};
 use super::licensing::{Addition, admit};
+use super::organizations::{KeptCount, step_count};
 use super::tx::{Tx, begin_write, commit, lock_org, role_of};
 use super::{SqlStore, err, push_page};
 

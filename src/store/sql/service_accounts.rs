@@ -11,11 +11,11 @@ use crate::domain::validate;
 use crate::store::{Member, NewToken, NewUser, StoreError, StoreResult, TokenInfo, User};
 
 use super::engine::Db;
+use super::licensing::{Addition, admit};
 use super::members::{
     MEMBER_SELECT, MemberRow, drop_membership, insert_membership, member_in, owner_count,
 };
 use super::tokens::{TOKEN_SELECT, TokenRow, insert_token};
-use super::licensing::{Addition, admit};
 use super::tx::{Tx, actor_grant, begin_write, commit, held, lock_org, role_grant};
 use super::users::{insert_user, user_in};
 use super::{SqlStore, err};
