@@ -589,6 +589,9 @@ async fn every_addition_is_held_to_the_plan(app: TestApp) {
         )
         .await;
     limit_reached(&anon, "members", 3, 3, "free");
+    // The refused accept created no account either: one transaction, all or nothing.
+    let accounts = app.get("/users?q=d@example.com", &root.token).await;
+    assert_eq!(accounts.expect(200), &json!([]));
     assert_eq!(org_view(&app, &org, &owner.token).await["member_count"], 3);
     assert_eq!(
         org_view(&app, &org, &owner.token).await["pending_member_count"],
