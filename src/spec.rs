@@ -260,6 +260,19 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("post", "/deployments/{id}/heartbeat", "sendHeartbeat"),
 ];
 
+/// Operations that add something a plan limits, by operationId: they can answer
+/// `403 plan_limit_reached`.
+pub const PLAN_LIMITED: &[&str] = &[
+    "addMember",
+    "acceptInvitation",
+    "createProject",
+    "createApplication",
+    "createToken",
+    "createServiceAccount",
+    "createServiceAccountToken",
+    "createUserToken",
+];
+
 /// Operations a rate limit can refuse with `429 rate_limited`, by operationId. Their answers
 /// carry the IETF `RateLimit` headers of the tightest limit the request met.
 pub const RATE_LIMITED: &[&str] = &[
@@ -656,10 +669,31 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
         ));
     }
     let limited = id.is_some_and(|id| RATE_LIMITED.contains(&id));
+    let adds = id.is_some_and(|id| PLAN_LIMITED.contains(&id));
+    let org_write = path.starts_with("/organizations/{org}") && method != "get";
     if let Some(responses) = responses.as_object_mut() {
         for (status, response) in responses.iter_mut() {
             if response["description"].as_str().unwrap_or("").is_empty() {
                 response["description"] = json!(default_description(status, response));
+            }
+            if status == "403" {
+                let mut more = String::new();
+                if org_write && !response["description"].as_str().unwrap_or("").contains("organization_inactive") {
+                    more.push_str(
+                        "; `organization_suspended` or `organization_inactive`: the organization \
+                         is suspended, or deactivated by an owner",
+                    );
+                }
+                if adds {
+                    more.push_str(
+                        "; `plan_limit_reached`: the plan in force allows no more (the body's \
+                         `limit` names the limit, its value and the usage)",
+                    );
+                }
+                if !more.is_empty() {
+                    let d = format!("{}{more}", response["description"].as_str().unwrap_or(""));
+                    response["description"] = json!(d);
+                }
             }
             if status == "429" || status == "503" {
                 response["headers"]["Retry-After"] = retry_after();
