@@ -240,14 +240,17 @@ for c in json.load(open(sys.argv[1])).get("callers", []):
     print(c["token"], c["org"], c["member"])
 PY
 }
+UNLIMITED_PLANS="$(for p in free team business; do for k in members projects applications tokens service_accounts; do printf '%s.%s=unlimited;' "$p" "$k"; done; done)"
 # start_orgd SUITE [NAME=VALUE ...]: `orgd serve` on a free port with BENCH_ORGD_ENV and then the
 # given environment, pinned to SERVER_CPUS; sets SERVER_PID and BASE and records the idle RSS.
 start_orgd() {
   local s="$1" port; shift
   port="$(free_port)"; BASE="http://127.0.0.1:$port"
-  # Rate limits off: W7 logs in from one address far above the per-address login limit.
+  # Rate limits off: W7 logs in from one address far above the per-address login limit. Plans
+  # without limits: the seeded organizations are on the free plan, and the write workloads add
+  # members, projects and tokens far beyond its seats.
   env ORGD_DATABASE_URL="$DBURL" ORGD_LISTEN="127.0.0.1:$port" ORGD_LOG=warn ORGD_RATE_LIMITS_ENABLED=false \
-    "${ORGD_EXTRA_ENV[@]}" "$@" taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$s-server.log" 2>&1 9>&- &
+    ORGD_PLANS="$UNLIMITED_PLANS" "${ORGD_EXTRA_ENV[@]}" "$@" taskset -c "$SERVER_CPUS" "$ORGD" serve >"$BENCH_OUT/$s-server.log" 2>&1 9>&- &
   SERVER_PID=$!; export SERVER_PIDS="$SERVER_PID"
   wait_http "$BASE/readyz" || { tail -5 "$BENCH_OUT/$s-server.log" >&2; exit 1; }
   sleep 2
