@@ -678,7 +678,12 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
             }
             if status == "403" {
                 let mut more = String::new();
-                if org_write && !response["description"].as_str().unwrap_or("").contains("organization_inactive") {
+                if org_write
+                    && !response["description"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("organization_inactive")
+                {
                     more.push_str(
                         "; `organization_suspended` or `organization_inactive`: the organization \
                          is suspended, or deactivated by an owner",
