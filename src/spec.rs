@@ -414,7 +414,7 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             "permissions",
             json!({"maxItems": 200, "items": permission_item()}),
         ),
-        ("UpdateRoleRequest", "name", org_name),
+        ("UpdateRoleRequest", "name", org_name.clone()),
         ("UpdateRoleRequest", "description", short.clone()),
         (
             "UpdateRoleRequest",
@@ -435,12 +435,56 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             json!({"minItems": 1, "maxItems": 100}),
         ),
         ("ResendVerificationRequest", "email", email_rule()),
+        ("CreateLicenseRequest", "name", org_name.clone()),
+        ("CreateLicenseRequest", "seats", count()),
+        ("CreateLicenseRequest", "max_deployments", count()),
+        ("CreateLicenseRequest", "features", features()),
+        ("UpdateLicenseRequest", "name", org_name.clone()),
+        ("UpdateLicenseRequest", "seats", count()),
+        ("UpdateLicenseRequest", "max_deployments", count()),
+        ("UpdateLicenseRequest", "features", features()),
+        (
+            "AttachLicenseRequest",
+            "license_key",
+            json!({"pattern": LICENSE_KEY_PATTERN}),
+        ),
+        (
+            "RegisterDeploymentRequest",
+            "license_key",
+            json!({"maxLength": 256}),
+        ),
+        ("RegisterDeploymentRequest", "name", org_name.clone()),
+        (
+            "RegisterDeploymentRequest",
+            "hostname",
+            json!({"minLength": 1, "maxLength": 253, "pattern": NAME_PATTERN}),
+        ),
+        ("RegisterDeploymentRequest", "version", version()),
+        ("HeartbeatRequest", "version", version()),
         (
             "VerifyEmailRequest",
             "token",
             json!({"minLength": 1, "maxLength": 256}),
         ),
     ]
+}
+
+/// A license key as minted (`auth::LICENSE_KEY_PREFIX` and 64 hex digits).
+pub const LICENSE_KEY_PATTERN: &str = "^orgd_lic_[0-9a-f]{64}$";
+
+/// A seat or deployment count of a license.
+fn count() -> Value {
+    json!({"minimum": 0, "maximum": 1_000_000_000})
+}
+
+/// A license's feature labels.
+fn features() -> Value {
+    json!({"maxItems": 64, "items": {"type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$"}})
+}
+
+/// A deployment's version string.
+fn version() -> Value {
+    json!({"minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN})
 }
 
 /// A role key: a built-in one or a custom role's.

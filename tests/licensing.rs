@@ -272,12 +272,20 @@ async fn an_organizations_license_decides_its_plan(app: TestApp) {
         json!({}),
         json!({"license_key": key, "license_id": team["id"]}),
         json!({"license_key": "orgd_lic_nope"}),
-        json!({"license_key": format!("orgd_lic_{}", "0".repeat(64))}),
     ] {
         app.put(&format!("/organizations/{org}/license"), &owner.token, bad)
             .await
             .expect_error(400, "invalid_request");
     }
+    // A well-formed key of no license.
+    let unknown = app
+        .put(
+            &format!("/organizations/{org}/license"),
+            &owner.token,
+            json!({"license_key": format!("orgd_lic_{}", "0".repeat(64))}),
+        )
+        .await;
+    unknown.expect_error(404, "not_found");
     assert_eq!(license_of(&app, &org, &owner.token).await["plan"], "free");
 
     let attached = app
@@ -372,13 +380,16 @@ async fn an_organizations_license_decides_its_plan(app: TestApp) {
     )
     .await
     .expect_error(409, "conflict");
-    app.put(
-        &format!("/organizations/{elsewhere}/license"),
-        &other.token,
-        json!({"license_key": business["key"]}),
-    )
-    .await
-    .expect_error(400, "invalid_request");
+    // By key, a revoked license is refused exactly like an unknown one.
+    let revoked_key = app
+        .put(
+            &format!("/organizations/{elsewhere}/license"),
+            &other.token,
+            json!({"license_key": business["key"]}),
+        )
+        .await;
+    revoked_key.expect_error(404, "not_found");
+    assert_eq!(revoked_key.body["error"], unknown.body["error"]);
 
     // Back to free by removing it (owners only).
     app.put(

@@ -100,8 +100,8 @@ impl super::ListFilters for LicenseListQuery {
     const ORDER: super::Order = super::Order::Id;
 }
 
-/// Which license to attach: `license_id` (superusers) or `license_key` (an owner holding it);
-/// exactly one of the two.
+/// Which license to attach: exactly one of `license_id` (superusers) and `license_key` (an
+/// owner holding it); both or neither is `400`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachLicenseRequest {
@@ -349,11 +349,11 @@ pub async fn organization_license(
     params(("org" = String, Path, description = "Organization id or slug")),
     request_body = AttachLicenseRequest,
     responses((status = 200, body = OrganizationLicense),
-        (status = 400, description = "Not exactly one of the two, or a key that is not valid (unknown, revoked or expired alike)", body = ErrorBody),
+        (status = 400, description = "Not exactly one of the two, or a malformed key", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "Not an owner, an id from a non-superuser, `organization_suspended` or `organization_inactive`", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 409, description = "The license belongs to another organization, or is revoked or expired", body = ErrorBody)))]
+        (status = 404, description = "No such organization, or no usable license with that key (unknown, revoked or expired alike)", body = ErrorBody),
+        (status = 409, description = "The license belongs to another organization, or (by id) is revoked or expired", body = ErrorBody)))]
 pub async fn attach_license(
     State(state): State<AppState>,
     OrgContext { access, .. }: OrgContext,

@@ -542,8 +542,9 @@ pub(super) async fn attach_license(
     commit(tx).await
 }
 
+/// A key naming no usable license: unknown, revoked or expired alike.
 fn invalid_key() -> StoreError {
-    StoreError::Invalid("The license key is not valid".into())
+    StoreError::NotFound("License")
 }
 
 /// Releases the organization's license: it is on the free plan again. Owners and superusers.
