@@ -222,6 +222,14 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::unauthenticated());
         }
         crate::request_id::CallerSlot::record(&parts.extensions, auth.user.id);
+        let kind = if auth.user.is_superuser && auth.organization_id.is_none() {
+            crate::audit::ActorType::Superuser
+        } else if auth.user.is_service_account {
+            crate::audit::ActorType::ServiceAccount
+        } else {
+            crate::audit::ActorType::User
+        };
+        crate::audit::actor(kind, auth.user.id, Some(auth.token_id));
         Ok(Caller {
             user: auth.user,
             token_id: auth.token_id,
@@ -416,6 +424,7 @@ impl FromRequestParts<AppState> for OrgContext {
         };
         let org = param("org").ok_or_else(|| ApiError::not_found("Organization"))?;
         let access = caller.org(state, &org).await?;
+        crate::audit::organization(access.id);
         if need.writes {
             access.writable(need.reactivates)?;
         }

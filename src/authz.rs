@@ -692,6 +692,11 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/organizations/{org}/deployments/{id}",
         write(P::OrganizationUpdate),
     ),
+    (
+        "GET",
+        "/organizations/{org}/audit-log",
+        read(P::OrganizationUpdate),
+    ),
     // Revoking a credential stays possible in a suspended organization.
     (
         "DELETE",
@@ -753,6 +758,7 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/permissions", Access::Superuser),
     ("DELETE", "/permissions/{key}", Access::Superuser),
     ("GET", "/plans", Access::Authenticated),
+    ("GET", "/audit-log", Access::Superuser),
     ("GET", "/licenses", Access::Superuser),
     ("POST", "/licenses", Access::Superuser),
     ("GET", "/licenses/{id}", Access::Superuser),

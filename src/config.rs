@@ -171,6 +171,9 @@ pub struct Settings {
     /// [default: 120]
     #[arg(long, env = "ORGD_DEPLOYMENT_REQUESTS_PER_HOUR")]
     pub deployment_requests_per_hour: Option<u32>,
+    /// Days the audit log keeps an entry; 0 keeps them forever [default: 365]
+    #[arg(long, env = "ORGD_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -212,6 +215,7 @@ pub struct Config {
     pub plans: crate::domain::plans::Plans,
     pub deployment_stale_secs: u64,
     pub deployment_requests_per_hour: u32,
+    pub audit_retention_days: u32,
 }
 
 impl Default for Config {
@@ -318,6 +322,7 @@ impl Config {
             plans: plans(file.plans.clone(), pick!(plan_settings, Vec::new()))?,
             deployment_stale_secs: pick!(deployment_stale_secs, 24 * 3600).max(1),
             deployment_requests_per_hour: pick!(deployment_requests_per_hour, 120),
+            audit_retention_days: pick!(audit_retention_days, 365),
         };
         Ok(cfg)
     }
@@ -450,6 +455,7 @@ impl fmt::Debug for Config {
                 "deployment_requests_per_hour",
                 &self.deployment_requests_per_hour,
             )
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }

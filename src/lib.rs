@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod backup;
@@ -107,6 +108,7 @@ impl AppState {
         (name = "invitations", description = "Invitations by email"),
         (name = "projects", description = "Projects and project members"),
         (name = "applications", description = "Applications"),
+        (name = "audit", description = "The audit log: an entry for every change and every refused attempt at one"),
         (name = "licenses", description = "Plans and their limits, licenses, an organization's license and usage, deployments of self-hosted installations"),
         (name = "health", description = "Liveness and readiness")
     )
@@ -230,6 +232,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(licensing::delete_deployment))
         .routes(routes!(licensing::register_deployment))
         .routes(routes!(licensing::heartbeat))
+        .routes(routes!(audit::organization_log))
+        .routes(routes!(audit::installation_log))
 }
 
 /// The OpenAPI document of every operation, as published at `/openapi.json`.

@@ -218,6 +218,9 @@ pub async fn tag_route(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|m| RouteTemplate(m.as_str().into()));
+    if let Some(route) = &route {
+        crate::audit::route(&route.0, req.uri().path());
+    }
     let mut res = next.run(req).await;
     if let Some(route) = route {
         res.extensions_mut().insert(route);

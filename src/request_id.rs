@@ -60,12 +60,33 @@ pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next:
     );
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
+    let user_agent = req
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
-    let (mut res, quota) = REQUEST_ID
-        .scope(id.clone(), crate::ratelimit::scope(next.run(req)))
+    let audited = crate::audit::scope(
+        client.clone(),
+        user_agent,
+        id.clone(),
+        method.as_str(),
+        async {
+            let res = next.run(req).await;
+            let refusal = crate::audit::refusal(res.status().as_u16(), &path);
+            (res, refusal)
+        },
+    );
+    let ((mut res, refusal), quota) = REQUEST_ID
+        .scope(id.clone(), crate::ratelimit::scope(audited))
         .await;
     drop(in_flight);
+    if let Some(entry) = refusal
+        && let Err(e) = state.store.record_audit(entry).await
+    {
+        tracing::warn!(error = %e, request_id = %id, "could not record a refused attempt");
+    }
     if let Some(q) = quota {
         crate::ratelimit::headers(q, res.headers_mut());
     }

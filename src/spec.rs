@@ -230,6 +230,8 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("patch", "/organizations/{org}/roles/{key}", "updateRole"),
     ("delete", "/organizations/{org}/roles/{key}", "deleteRole"),
     ("get", "/plans", "listPlans"),
+    ("get", "/audit-log", "listInstallationAuditLog"),
+    ("get", "/organizations/{org}/audit-log", "listAuditLog"),
     ("get", "/licenses", "listLicenses"),
     ("post", "/licenses", "createLicense"),
     ("get", "/licenses/{id}", "getLicense"),

@@ -54,6 +54,8 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("POST", "/permissions", Need::Superuser),
     ("DELETE", "/permissions/{key}", Need::Superuser),
     ("GET", "/plans", Need::Authenticated),
+    ("GET", "/audit-log", Need::Superuser),
+    ("GET", "/organizations/{org}/audit-log", Need::Admin),
     ("GET", "/licenses", Need::Superuser),
     ("POST", "/licenses", Need::Superuser),
     ("GET", "/licenses/{id}", Need::Superuser),
@@ -486,7 +488,17 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{key}", key)
 }
 
+/// Every audit entry of an organization.
+async fn audit_entries(app: &TestApp, org: uuid::Uuid) -> Vec<orgd::audit::Entry> {
+    let filter = orgd::store::AuditFilter {
+        organization_id: Some(org),
+        ..Default::default()
+    };
+    app.store.audit_log(&filter, None, 10_000).await.unwrap()
+}
+
 async fn organization_routes_follow_the_policy_table(app: TestApp) {
+    let mut audited = 0;
     let mut checked = 0;
     let mut n = 0;
     for op in operations()
@@ -530,6 +542,8 @@ async fn organization_routes_follow_the_policy_table(app: TestApp) {
                 op.method,
                 op.path
             );
+            let org_id: uuid::Uuid = f.org.parse().unwrap();
+            let before = audit_entries(&app, org_id).await;
             let r = app
                 .request(
                     op.method.parse::<Method>().unwrap(),
@@ -538,6 +552,43 @@ async fn organization_routes_follow_the_policy_table(app: TestApp) {
                     body,
                 )
                 .await;
+            // The audit log: exactly one entry for a change, one refused entry for a refusal,
+            // none for a read.
+            let new_entries: Vec<orgd::audit::Entry> = audit_entries(&app, org_id)
+                .await
+                .into_iter()
+                .filter(|e| !before.iter().any(|b| b.id == e.id))
+                .collect();
+            let action = orgd::audit::action_of(&op.method, &op.path);
+            let expected = match (action, r.status.is_success(), r.status.as_u16()) {
+                (None, _, _) => None,
+                (Some(a), true, _) => Some((a, orgd::audit::Outcome::Succeeded)),
+                (Some(a), false, 403) => Some((a, orgd::audit::Outcome::Refused)),
+                (Some(_), false, _) => None,
+            };
+            match expected {
+                None => assert!(
+                    new_entries.is_empty(),
+                    "{role} {} {} ({}) wrote {new_entries:?}",
+                    op.method,
+                    op.path,
+                    r.status
+                ),
+                Some((action, outcome)) => {
+                    assert_eq!(
+                        new_entries.len(),
+                        1,
+                        "{role} {} {}: {new_entries:?}",
+                        op.method,
+                        op.path
+                    );
+                    let e = &new_entries[0];
+                    assert_eq!((e.action.as_str(), e.outcome), (action, outcome));
+                    assert_eq!(e.actor.id, Some(caller.id), "{} {}", op.method, op.path);
+                    assert_eq!(e.organization_id, Some(org_id));
+                    audited += 1;
+                }
+            }
             if rank >= need {
                 assert!(
                     r.status.is_success()
@@ -558,7 +609,11 @@ async fn organization_routes_follow_the_policy_table(app: TestApp) {
             checked += 1;
         }
     }
-    eprintln!("[{}] role x route checks: {checked}", app.engine);
+    eprintln!(
+        "[{}] role x route checks: {checked}, of which audited: {audited}",
+        app.engine
+    );
+    assert!(audited >= 90, "{audited}");
 
     // A custom role: every route admits it exactly when the check says it holds the route's
     // permission (the store's own rules may still refuse what the role cannot grant).

@@ -69,6 +69,8 @@ pub struct ResendVerificationRequest {
 pub async fn new_session(state: &AppState, user: User) -> ApiResult<AuthResponse> {
     let (token, hash) = mint(TokenKind::Session);
     let expires_at = Timestamp::now().plus_secs(state.config.session_lifetime_secs as i64);
+    // A sign-in is the user's own act.
+    crate::audit::subject(user.id);
     state
         .store
         .create_token(NewToken {

@@ -12,6 +12,7 @@ use crate::domain::paging::{Cursor, Page};
 use crate::error::ApiError;
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod invitations;

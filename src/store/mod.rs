@@ -56,7 +56,7 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: Resources + Roles + Licenses + Bulk + Send + Sync + 'static {
+pub trait Store: Resources + Roles + Licenses + AuditLog + Bulk + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// The write pool's connections now.
     fn pool_stats(&self) -> PoolStats;
@@ -485,6 +485,22 @@ pub trait Licenses: Send + Sync + 'static {
     ) -> StoreResult<Option<(Deployment, License)>>;
     async fn list_deployments(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Deployment>>;
     async fn delete_deployment(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Writes the entry of a refused attempt (entries of changes go in with the change).
+    async fn record_audit(&self, entry: crate::audit::Entry) -> StoreResult<()>;
+    /// Entries newest first, older than `before`, at most `limit`.
+    async fn audit_log(
+        &self,
+        f: &AuditFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::audit::Entry>>;
+    /// Deletes up to `batch` entries older than `cutoff`; answers how many.
+    async fn purge_audit(&self, cutoff: Timestamp, batch: i64) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -727,3 +727,16 @@ pub struct Licensing {
     pub clock: crate::domain::Clock,
     pub deployment_stale_secs: i64,
 }
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// `None`: across the installation (superusers).
+    pub organization_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}

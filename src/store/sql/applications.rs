@@ -74,6 +74,7 @@ pub(super) async fn create_application(
         created_at: now,
         updated_at: now,
     };
+    crate::audit::target("application", row.id);
     sqlx::query(
         "INSERT INTO applications (id, organization_id, project_id, name, description, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6)",

@@ -183,6 +183,7 @@ pub(super) async fn create_invitation(
         }
         None => {
             let id = Uuid::now_v7();
+            crate::audit::target("invitation", id);
             sqlx::query(
                 "INSERT INTO invitations (id, organization_id, email, role, token_hash, status, \
                  inviter_id, expires_at, delivery, created_at, updated_at, invitee_id) \

@@ -232,6 +232,7 @@ pub(super) async fn create_license(store: &SqlStore, new: NewLicense) -> StoreRe
     let mut tx = begin_write(store).await?;
     let id = Uuid::now_v7();
     let now = Timestamp::now();
+    crate::audit::target("license", id);
     sqlx::query(
         "INSERT INTO licenses (id, key_hash, key_hint, name, plan, seats, features, trial, \
          max_deployments, starts_at, expires_at, revoked_at, organization_id, created_at, \
@@ -538,6 +539,7 @@ pub(super) async fn attach_license(
             )));
         }
     }
+    crate::audit::target("license", id);
     hold(&mut tx, org, id).await?;
     commit(tx).await
 }
@@ -641,6 +643,7 @@ pub(super) async fn register_deployment(
     }
     let now = tx.licensing.clock.now();
     let deployment = Uuid::now_v7();
+    crate::audit::target("deployment", deployment);
     sqlx::query(
         "INSERT INTO deployments (id, license_id, name, hostname, version, token_hash, \
          last_seen_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",

@@ -138,6 +138,7 @@ pub(super) async fn insert_membership_row(
     joined: Timestamp,
 ) -> StoreResult<()> {
     tx.touch(crate::store::cache::Tag::User(user));
+    crate::audit::target("user", user);
     sqlx::query(
         "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -370,6 +371,7 @@ pub(super) async fn change_member_role(
         None
     };
     rules::check_role_change(&actor_grant, actor.id() == user, &current, &new, owners)?;
+    crate::audit::change("role", &current_key, &new_key);
     if new_key != current_key {
         sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
             .bind(&new_key)

@@ -27,6 +27,7 @@ use super::engine::{self, Db};
 use crate::store::read::{Arg, ReadRow};
 
 mod applications;
+mod audit;
 mod bulk;
 mod invitations;
 mod licensing;
@@ -380,6 +381,24 @@ impl SqlStore {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+#[async_trait]
+impl crate::store::AuditLog for SqlStore {
+    async fn record_audit(&self, entry: crate::audit::Entry) -> StoreResult<()> {
+        audit::record(self, entry).await
+    }
+    async fn audit_log(
+        &self,
+        f: &crate::store::AuditFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::audit::Entry>> {
+        audit::list(self, f, before, limit).await
+    }
+    async fn purge_audit(&self, cutoff: Timestamp, batch: i64) -> StoreResult<u64> {
+        audit::purge(self, cutoff, batch).await
     }
 }
 

@@ -332,6 +332,7 @@ pub(super) async fn create_organization(
     };
     let id = Uuid::now_v7();
     let now = Timestamp::now();
+    crate::audit::target("organization", id);
     sqlx::query(
         "INSERT INTO organizations (id, name, slug, description, logo_url, country_code, status, \
          verified, owner_id, managed_by, metadata, created_at, updated_at, member_count) \
@@ -561,42 +562,58 @@ pub(super) async fn update_organization(
         return Err(StoreError::Inactive);
     }
     if let Some(v) = patch.active {
+        crate::audit::change("active", &o.active, &v);
         o.active = v;
     }
     if let Some(slug) = patch.slug {
         if slug_taken(&mut tx, &slug, Some(id)).await? {
             return Err(StoreError::Conflict("slug is already taken".into()));
         }
+        crate::audit::change("slug", &o.slug, &slug);
         o.slug = slug;
     }
     if let Some(v) = patch.name {
+        crate::audit::change("name", &o.name, &v);
         o.name = v;
     }
     if let Some(v) = patch.description {
+        crate::audit::change("description", &o.description, &v);
         o.description = v;
     }
     if let Some(v) = patch.logo_url {
+        crate::audit::change("logo_url", &o.logo_url, &v);
         o.logo_url = v;
     }
     if let Some(v) = patch.country_code {
+        crate::audit::change("country_code", &o.country_code, &v);
         o.country_code = v;
     }
     if let Some(v) = patch.metadata {
+        crate::audit::change("metadata", &o.metadata, &v);
         o.metadata = v;
     }
     if let Some(v) = patch.service_accounts_can_mint_tokens {
+        crate::audit::change(
+            "service_accounts_can_mint_tokens",
+            &o.service_accounts_can_mint_tokens,
+            &v,
+        );
         o.service_accounts_can_mint_tokens = v;
     }
     if let Some(v) = patch.status {
+        crate::audit::change("status", &o.status, &v);
         o.status = v.as_str().into();
     }
     if let Some(v) = patch.status_reason {
+        crate::audit::change("status_reason", &o.status_reason, &v);
         o.status_reason = v;
     }
     if let Some(v) = patch.verified {
+        crate::audit::change("verified", &o.verified, &v);
         o.verified = v;
     }
     if let Some(v) = patch.managed_by {
+        crate::audit::change("managed_by", &o.managed_by, &v);
         o.managed_by = v;
     }
     if let Some(new_owner) = patch.owner_id {
@@ -613,6 +630,7 @@ pub(super) async fn update_organization(
         .execute(&mut *tx)
         .await
         .map_err(err)?;
+        crate::audit::change("owner_id", o.owner_id, new_owner);
         o.owner_id = new_owner;
     }
     sqlx::query(

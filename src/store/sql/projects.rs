@@ -138,6 +138,7 @@ pub(super) async fn create_project(
         created_at: now,
         updated_at: now,
     };
+    crate::audit::target("project", row.id);
     sqlx::query(
         "INSERT INTO projects (id, organization_id, name, slug, description, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -314,6 +315,7 @@ pub(super) async fn add_project_member(
     if exists.is_some() {
         return Err(StoreError::Conflict("already a project member".into()));
     }
+    crate::audit::target("user", user);
     sqlx::query("INSERT INTO project_members (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
         .bind(project)
         .bind(user)

@@ -221,6 +221,7 @@ pub(super) async fn create_role(
         ));
     }
     let now = Timestamp::now();
+    crate::audit::target("role", &new.key);
     sqlx::query(
         "INSERT INTO roles (organization_id, key, name, description, permissions, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",

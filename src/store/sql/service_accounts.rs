@@ -80,6 +80,7 @@ pub(super) async fn create_service_account(
     )
     .await?;
     insert_membership(&mut tx, org, user.id, &role, Timestamp::now()).await?;
+    crate::audit::target("service_account", user.id);
     let member = member_in(&mut tx, org, user.id).await?;
     commit(tx).await?;
     Ok((user, member))

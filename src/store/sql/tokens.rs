@@ -78,6 +78,7 @@ pub(super) async fn insert_token<'e, E>(db: E, id: Uuid, new: &NewToken) -> Stor
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
+    crate::audit::target("token", id);
     sqlx::query(
         "INSERT INTO tokens (id, user_id, kind, name, token_hash, organization_id, expires_at, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -121,7 +122,9 @@ pub(super) async fn end_sessions(
 pub(super) async fn create_token(store: &SqlStore, new: NewToken) -> StoreResult<Uuid> {
     let id = Uuid::now_v7();
     let Some(org) = new.organization_id else {
-        insert_token(&store.pool, id, &new).await?;
+        let mut tx = begin_write(store).await?;
+        insert_token(&mut *tx, id, &new).await?;
+        commit(tx).await?;
         return Ok(id);
     };
     // A scoped token is minted under the organization lock that removals and deletions take,

@@ -64,6 +64,13 @@ pub(super) async fn begin_write(store: &SqlStore) -> StoreResult<Tx> {
 /// the transaction itself (PostgreSQL `NOTIFY` is delivered on commit, and only then), and
 /// applied here right after the commit.
 pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
+    // The request's audit entry goes in with its change, or not at all.
+    if let Some(entry) = crate::audit::for_commit()
+        && let Err(e) = super::audit::insert(&mut tx, &entry).await
+    {
+        crate::audit::not_committed();
+        return Err(e);
+    }
     let touched = std::mem::take(&mut tx.touched);
     if let (Some(notify), false) = (NOTIFY, touched.is_empty()) {
         sqlx::query(notify)
@@ -73,6 +80,9 @@ pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
             .map_err(err)?;
     }
     let done = tx.inner.commit().await.map_err(err);
+    if done.is_err() {
+        crate::audit::not_committed();
+    }
     crate::store::cache::bump(&touched);
     done
 }
@@ -80,6 +90,7 @@ pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
 /// Locks the organization row for the rest of the transaction (PostgreSQL `FOR UPDATE`; on
 /// SQLite the write transaction already holds the database's write lock).
 pub(super) async fn lock_org(tx: &mut Tx, org: Uuid) -> StoreResult<()> {
+    crate::audit::organization(org);
     // Whatever locks an organization may change it: its cached reads go stale on commit.
     tx.touch(crate::store::cache::Tag::Org(org));
     tx.touch(crate::store::cache::Tag::AllOrgs);

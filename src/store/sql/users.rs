@@ -77,6 +77,8 @@ pub(super) async fn insert_user(tx: &mut Tx, new: NewUser) -> StoreResult<User> 
     };
     let now = Timestamp::now();
     let id = Uuid::now_v7();
+    crate::audit::target("user", id);
+    crate::audit::subject(id);
     sqlx::query(
         "INSERT INTO users (id, username, email, name, metadata, password_hash, is_active, \
          is_superuser, is_service_account, created_at, updated_at, email_verified) \
@@ -193,37 +195,51 @@ pub(super) async fn update_user(store: &SqlStore, id: Uuid, patch: UserPatch) ->
         .ok_or(StoreError::NotFound("User"))?;
     let member_of = touch_user_everywhere(&mut tx, id).await?;
     if let Some(v) = patch.username {
+        crate::audit::change("username", &u.username, &v);
         u.username = v;
     }
     if let Some(v) = patch.email {
         if !v.eq_ignore_ascii_case(&u.email) {
             u.email_verified = false;
         }
+        crate::audit::change("email", &u.email, &v);
         u.email = v;
     }
     if let Some(v) = patch.email_verified {
+        crate::audit::change("email_verified", &u.email_verified, &v);
         u.email_verified = v;
     }
     if let Some(v) = patch.name {
+        crate::audit::change("name", &u.name, &v);
         u.name = v;
     }
     if let Some(v) = patch.avatar_url {
+        crate::audit::change("avatar_url", &u.avatar_url, &v);
         u.avatar_url = v;
     }
     if let Some(v) = patch.company {
+        crate::audit::change("company", &u.company, &v);
         u.company = v;
     }
     if let Some(v) = patch.job_title {
+        crate::audit::change("job_title", &u.job_title, &v);
         u.job_title = v;
     }
     if let Some(v) = patch.metadata {
+        crate::audit::change("metadata", &u.metadata, &v);
         u.metadata = v;
     }
     if let Some(v) = patch.is_active {
+        crate::audit::change("is_active", &u.is_active, &v);
         u.is_active = v;
     }
     if let Some(v) = patch.is_superuser {
+        crate::audit::change("is_superuser", &u.is_superuser, &v);
         u.is_superuser = v;
+    }
+    if patch.password_hash.is_some() {
+        // That it changed, never the value.
+        crate::audit::change("password", "(unchanged)", "(set)");
     }
     u.updated_at = Timestamp::now();
     sqlx::query(
@@ -277,6 +293,9 @@ pub(super) async fn set_password(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("User"));
     }
+    crate::audit::target("user", id);
+    // That it changed, never the value.
+    crate::audit::change("password", "(unchanged)", "(set)");
     end_sessions(&mut tx, id, keep, revoke_tokens).await?;
     commit(tx).await
 }
@@ -338,6 +357,9 @@ pub(super) async fn confirm_password_reset(
     .map_err(err)?;
     let not_found = || StoreError::NotFound("Password reset link");
     let user_id = user_id.ok_or_else(not_found)?;
+    // The link's holder acts as the account.
+    crate::audit::subject(user_id);
+    crate::audit::target("user", user_id);
     let user = user_in(&mut tx, user_id)
         .await?
         .filter(|u| u.is_active && !u.is_service_account)
