@@ -386,7 +386,7 @@ pub fn target(kind: &str, id: impl ToString) {
 }
 
 /// A field the change set, from one value to another (equal values are left out).
-pub fn change(field: &str, from: impl Serialize, to: impl Serialize) {
+pub fn change<A: Serialize + ?Sized, B: Serialize + ?Sized>(field: &str, from: &A, to: &B) {
     let (from, to) = (
         serde_json::to_value(from).unwrap_or(Value::Null),
         serde_json::to_value(to).unwrap_or(Value::Null),

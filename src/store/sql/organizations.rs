@@ -630,7 +630,7 @@ pub(super) async fn update_organization(
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        crate::audit::change("owner_id", o.owner_id, new_owner);
+        crate::audit::change("owner_id", &o.owner_id, &new_owner);
         o.owner_id = new_owner;
     }
     sqlx::query(
