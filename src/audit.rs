@@ -173,6 +173,11 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
 /// Routes with a method that usually changes something but that only read.
 pub const READS: &[(&str, &str)] = &[("POST", "/organizations/{org}/permissions/check")];
 
+/// Whether requests with `method` may change something (reads run without an audit context).
+pub fn changes(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
 /// The action of `method` `template`, if the route changes something.
 pub fn action_of(method: &str, template: &str) -> Option<&'static str> {
     ACTIONS
@@ -285,14 +290,18 @@ fn with<R>(f: impl FnOnce(&mut Pending) -> R) -> Option<R> {
         .ok()
 }
 
-/// Runs a request with an audit context.
+/// Runs a request with an audit context; a read (`GET`, `HEAD`, `OPTIONS`) changes nothing and
+/// runs without one, at no cost.
 pub async fn scope<F: std::future::Future>(
     ip: String,
-    user_agent: Option<String>,
+    user_agent: Option<&str>,
     request_id: String,
     method: &str,
     f: F,
 ) -> F::Output {
+    if !changes(method) {
+        return f.await;
+    }
     let pending = Pending {
         ip: Some(ip),
         user_agent: user_agent.map(|u| u.chars().take(512).collect()),

@@ -60,16 +60,14 @@ pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next:
     );
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
-    let user_agent = req
-        .headers()
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let user_agent = crate::audit::changes(method.as_str())
+        .then(|| req.headers().get(axum::http::header::USER_AGENT).cloned())
+        .flatten();
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
     let audited = crate::audit::scope(
         client.clone(),
-        user_agent,
+        user_agent.as_ref().and_then(|v| v.to_str().ok()),
         id.clone(),
         method.as_str(),
         async {

@@ -291,8 +291,11 @@ async fn the_log_reads_with_filters_paging_and_export(app: TestApp) {
         .expect_error(403, "forbidden");
     let all = app.get(&base, &admin.token).await.expect(200).clone();
     let all = all.as_array().unwrap();
-    // Newest first; only this organization's.
+    // Newest first; only this organization's, from its creation on.
     assert_eq!(all[0]["action"], "member.role_changed");
+    let first = all.last().unwrap();
+    assert_eq!(first["action"], "organization.created");
+    assert_eq!(first["target"], json!({"type": "organization", "id": org}));
     assert_eq!(
         all[0]["changes"],
         json!({"role": {"from": "admin", "to": "member"}})

@@ -124,6 +124,7 @@ pub(super) async fn insert_membership(
     joined: Timestamp,
 ) -> StoreResult<()> {
     admit(tx, org, Addition::Member(user)).await?;
+    crate::audit::target("user", user);
     insert_membership_row(tx, org, user, role, joined).await?;
     recount_members(tx, org).await
 }
@@ -138,7 +139,6 @@ pub(super) async fn insert_membership_row(
     joined: Timestamp,
 ) -> StoreResult<()> {
     tx.touch(crate::store::cache::Tag::User(user));
-    crate::audit::target("user", user);
     sqlx::query(
         "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
     )

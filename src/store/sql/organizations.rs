@@ -333,6 +333,7 @@ pub(super) async fn create_organization(
     let id = Uuid::now_v7();
     let now = Timestamp::now();
     crate::audit::target("organization", id);
+    crate::audit::organization(id);
     sqlx::query(
         "INSERT INTO organizations (id, name, slug, description, logo_url, country_code, status, \
          verified, owner_id, managed_by, metadata, created_at, updated_at, member_count) \
