@@ -410,9 +410,24 @@ pub fn change<A: Serialize + ?Sized, B: Serialize + ?Sized>(field: &str, from: &
     }
 }
 
+/// A UUIDv7 of the millisecond `t` (random below it): entries' ids order as their times.
+pub fn id_at(t: Timestamp) -> Uuid {
+    let ms = t.0.max(0) as u64;
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        ms / 1000,
+        (ms % 1000) as u32 * 1_000_000,
+    ))
+}
+
+/// The smallest id of the millisecond `t`: every entry older than `t` has a smaller id.
+pub fn first_id_at(t: Timestamp) -> Uuid {
+    Uuid::from_u128((t.0.max(0) as u128) << 80)
+}
+
 fn entry(p: &Pending, action: &str, outcome: Outcome, now: Timestamp) -> Entry {
     Entry {
-        id: Uuid::now_v7(),
+        id: id_at(now),
         action: action.to_owned(),
         outcome,
         actor: p.actor.clone().unwrap_or(Actor {

@@ -432,8 +432,9 @@ async fn retention_deletes_old_entries_in_small_batches(app: TestApp) {
     // Old entries, more than one batch of them.
     let n = orgd::audit::RETENTION_BATCH as usize * 2 + 17;
     for i in 0..n {
+        let at = now.plus_secs(-400 * 24 * 3600 - i as i64);
         let mut e = orgd::audit::Entry {
-            id: uuid::Uuid::now_v7(),
+            id: orgd::audit::id_at(at),
             action: "project.created".into(),
             outcome: Outcome::Succeeded,
             actor: orgd::audit::Actor {
@@ -447,7 +448,7 @@ async fn retention_deletes_old_entries_in_small_batches(app: TestApp) {
             user_agent: None,
             request_id: None,
             changes: json!({}),
-            created_at: now.plus_secs(-400 * 24 * 3600 - i as i64),
+            created_at: at,
         };
         e.request_id = Some(format!("old-{i}"));
         app.store.record_audit(e).await.unwrap();

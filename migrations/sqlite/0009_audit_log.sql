@@ -16,7 +16,7 @@ CREATE TABLE audit_log (
     user_agent      TEXT,
     request_id      TEXT,
     changes         TEXT NOT NULL
-);
+) WITHOUT ROWID;
 -- Newest first, per organization and across the installation (ids are time-ordered BLOBv7).
 CREATE INDEX audit_log_organization_idx ON audit_log (organization_id, id);
 CREATE INDEX audit_log_created_idx ON audit_log (created_at);

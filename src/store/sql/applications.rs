@@ -157,9 +157,11 @@ pub(super) async fn update_application(
         a.project_id = p;
     }
     if let Some(v) = patch.name {
+        crate::audit::change("name", &a.name, &v);
         a.name = v;
     }
     if let Some(v) = patch.description {
+        crate::audit::change("description", &a.description, &v);
         a.description = v;
     }
     a.updated_at = Timestamp::now();

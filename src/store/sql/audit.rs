@@ -151,11 +151,12 @@ pub(super) async fn list(
 /// Deletes up to `batch` entries created before `cutoff`; answers how many went.
 pub(super) async fn purge(store: &SqlStore, cutoff: Timestamp, batch: i64) -> StoreResult<u64> {
     let mut tx = super::tx::begin_write(store).await?;
+    // Ids are made from the entries' times (`audit::id_at`): the oldest first, by the primary key.
     let gone = sqlx::query(
         "DELETE FROM audit_log WHERE id IN \
-         (SELECT id FROM audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+         (SELECT id FROM audit_log WHERE id < $1 ORDER BY id LIMIT $2)",
     )
-    .bind(cutoff)
+    .bind(crate::audit::first_id_at(cutoff))
     .bind(batch)
     .execute(&mut *tx)
     .await

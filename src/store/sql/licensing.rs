@@ -346,27 +346,35 @@ pub(super) async fn update_license(
         ));
     }
     if let Some(v) = patch.name {
+        crate::audit::change("name", &l.name, &v);
         l.name = v;
     }
     if let Some(v) = patch.plan {
+        crate::audit::change("plan", &l.plan, &v);
         l.plan = v;
     }
     if let Some(v) = patch.seats {
+        crate::audit::change("seats", &l.seats, &v);
         l.seats = v;
     }
     if let Some(v) = patch.features {
+        crate::audit::change("features", &l.features, &v);
         l.features = v;
     }
     if let Some(v) = patch.trial {
+        crate::audit::change("trial", &l.trial, &v);
         l.trial = v;
     }
     if let Some(v) = patch.max_deployments {
+        crate::audit::change("max_deployments", &l.max_deployments, &v);
         l.max_deployments = v;
     }
     if let Some(v) = patch.starts_at {
+        crate::audit::change("starts_at", &l.starts_at, &v);
         l.starts_at = v;
     }
     if let Some(v) = patch.expires_at {
+        crate::audit::change("expires_at", &l.expires_at, &v);
         l.expires_at = v;
     }
     if l.expires_at.is_some_and(|e| e <= l.starts_at) {

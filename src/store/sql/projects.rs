@@ -205,9 +205,11 @@ pub(super) async fn update_project(
         p.slug = slug;
     }
     if let Some(v) = patch.name {
+        crate::audit::change("name", &p.name, &v);
         p.name = v;
     }
     if let Some(v) = patch.description {
+        crate::audit::change("description", &p.description, &v);
         p.description = v;
     }
     p.updated_at = Timestamp::now();

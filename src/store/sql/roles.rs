@@ -269,10 +269,17 @@ pub(super) async fn update_role(
         None => old.clone(),
     };
     rules::check_role_definition(&actor, Some(&old), &new)?;
+    crate::audit::change(
+        "permissions",
+        &old.perms.to_stored(),
+        &new.perms.to_stored(),
+    );
     if let Some(n) = patch.name {
+        crate::audit::change("name", &name, &n);
         name = n;
     }
     if let Some(d) = patch.description {
+        crate::audit::change("description", &description, &d);
         description = d;
     }
     sqlx::query(
