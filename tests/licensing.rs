@@ -1211,6 +1211,60 @@ async fn owners_deactivate_and_reactivate_their_organization(app: TestApp) {
     );
 }
 
+/// One key, attached by the owners of several organizations at once: exactly one holds it.
+async fn a_license_is_held_by_one_organization_under_concurrent_attaches(app: TestApp) {
+    const N: usize = 8;
+    let root = app.superuser("root").await;
+    let lic = issue(&app, &root, json!({"plan": "business"})).await;
+    let key = lic["key"].as_str().unwrap().to_string();
+    let mut owners = Vec::new();
+    for i in 0..N {
+        let owner = app.user(&format!("owner{i}")).await;
+        let org = app.org(&owner, &format!("Org {i}")).await;
+        owners.push((org, owner.token));
+    }
+    let mut tasks = Vec::new();
+    for (org, token) in owners.clone() {
+        let router = app.router.clone();
+        let body = json!({"license_key": key}).to_string();
+        tasks.push(tokio::spawn(async move {
+            let req = axum::http::Request::builder()
+                .method("PUT")
+                .uri(format!("/organizations/{org}/license"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            use tower::ServiceExt;
+            (org, router.oneshot(req).await.unwrap().status().as_u16())
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (org, status) = t.await.unwrap();
+        match status {
+            200 => winners.push(org),
+            409 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let held = app
+        .get(
+            &format!("/licenses/{}", lic["id"].as_str().unwrap()),
+            &root.token,
+        )
+        .await;
+    assert_eq!(held.expect(200)["organization_id"], json!(winners[0]));
+    let mut on_business = 0;
+    for (org, token) in &owners {
+        if org_view(&app, org, token).await["plan"] == "business" {
+            on_business += 1;
+        }
+    }
+    assert_eq!(on_business, 1);
+}
+
 on_both_engines_with!(small_plans;
     licenses_are_issued_changed_and_revoked_by_superusers,
     an_organizations_license_decides_its_plan,
@@ -1219,6 +1273,7 @@ on_both_engines_with!(small_plans;
     seats_hold_under_concurrent_additions_and_accepts,
     deployments_register_beat_and_go_stale,
     owners_deactivate_and_reactivate_their_organization,
+    a_license_is_held_by_one_organization_under_concurrent_attaches,
 );
 
 mod service_account_seats {
