@@ -574,6 +574,19 @@ fn query_rules(path: &str) -> Vec<(&'static str, Value)> {
         ),
         ("after", json!({"pattern": cursor})),
         ("include", json!({"enum": ["members", ""]})),
+        ("format", json!({"enum": ["json", "ndjson", ""]})),
+        (
+            "action",
+            json!({"maxLength": 256, "pattern": NO_NUL_PATTERN}),
+        ),
+        (
+            "target_type",
+            json!({"maxLength": 256, "pattern": NO_NUL_PATTERN}),
+        ),
+        (
+            "target_id",
+            json!({"maxLength": 256, "pattern": NO_NUL_PATTERN}),
+        ),
         ("replacement", json!({"pattern": ROLE_KEY_PATTERN})),
         (
             "q",

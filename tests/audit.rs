@@ -401,8 +401,8 @@ async fn the_log_reads_with_filters_paging_and_export(app: TestApp) {
         "limit=1001",
         "format=xml",
         "after=nope",
+        "after=t1_00000000000000000000000000000000",
         "since=yesterday",
-        "action=",
         "bogus=1",
     ] {
         app.get(&format!("{base}?{bad}"), &owner.token)

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::audit::Entry;
 use crate::auth::{OrgContext, SuperuserCaller};
 use crate::domain::Timestamp;
+use crate::domain::paging::Cursor;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::store::{AuditFilter, Store};
 
@@ -34,8 +35,8 @@ pub struct AuditQuery {
     pub since: Option<Timestamp>,
     /// Entries before this time.
     pub until: Option<Timestamp>,
-    /// Cursor from the previous page's `Link` header: entries older than this one.
-    pub after: Option<Uuid>,
+    /// Cursor from the previous page's `Link` header: entries older than its entry.
+    pub after: Option<String>,
     /// 1 to 1000, default 100 (ignored by `format=ndjson`).
     pub limit: Option<u32>,
     /// `json` (default): a page as a JSON array; `ndjson`: every matching entry, one JSON
@@ -44,33 +45,46 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// The filter; an empty text filter is no filter.
     fn filter(&self, organization_id: Option<Uuid>) -> ApiResult<AuditFilter> {
-        for (field, v) in [
-            ("action", &self.action),
-            ("target_type", &self.target_type),
-            ("target_id", &self.target_id),
-        ] {
-            if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 256) {
-                return Err(ApiError::field(field, "must be 1 to 256 characters"));
+        let text = |field: &str, v: &Option<String>| -> ApiResult<Option<String>> {
+            match v.as_deref() {
+                None | Some("") => Ok(None),
+                Some(v) if v.len() > 256 => {
+                    Err(ApiError::field(field, "must be at most 256 characters"))
+                }
+                Some(v) => Ok(Some(v.to_owned())),
             }
-        }
+        };
         Ok(AuditFilter {
             organization_id,
-            action: self.action.clone(),
+            action: text("action", &self.action)?,
             actor_id: self.actor_id,
-            target_type: self.target_type.clone(),
-            target_id: self.target_id.clone(),
+            target_type: text("target_type", &self.target_type)?,
+            target_id: text("target_id", &self.target_id)?,
             since: self.since,
             until: self.until,
         })
+    }
+
+    /// The entry the page starts after.
+    fn cursor(&self) -> ApiResult<Option<Uuid>> {
+        match self.after.as_deref() {
+            None => Ok(None),
+            Some(raw) => match Cursor::decode(raw) {
+                Some(Cursor::Id(id)) => Ok(Some(id)),
+                _ => Err(ApiError::field("after", "is not a valid cursor")),
+            },
+        }
     }
 }
 
 /// An organization's audit log (owners and admins), newest first.
 #[utoipa::path(get, path = "/organizations/{org}/audit-log", tag = "audit",
     params(("org" = String, Path, description = "Organization id or slug"), AuditQuery),
-    responses((status = 200, body = Vec<Entry>, headers(("link" = String, description = "RFC 8288 next page")),
-        description = "A page of entries, newest first; with `format=ndjson`, every matching entry as `application/x-ndjson`"),
+    responses((status = 200, headers(("link" = String, description = "RFC 8288 next page")),
+        content((Vec<Entry> = "application/json"), (String = "application/x-ndjson")),
+        description = "A page of entries, newest first; with `format=ndjson`, every matching entry as `application/x-ndjson`, one JSON object per line"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn organization_log(
@@ -85,8 +99,9 @@ pub async fn organization_log(
 
 /// The installation's audit log (superusers), newest first.
 #[utoipa::path(get, path = "/audit-log", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = Vec<Entry>, headers(("link" = String, description = "RFC 8288 next page")),
-        description = "A page of entries, newest first; with `format=ndjson`, every matching entry as `application/x-ndjson`"),
+    responses((status = 200, headers(("link" = String, description = "RFC 8288 next page")),
+        content((Vec<Entry> = "application/json"), (String = "application/x-ndjson")),
+        description = "A page of entries, newest first; with `format=ndjson`, every matching entry as `application/x-ndjson`, one JSON object per line"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn installation_log(
@@ -105,9 +120,10 @@ async fn answer(
     q: &AuditQuery,
     filter: AuditFilter,
 ) -> ApiResult<Response> {
+    let after = q.cursor()?;
     match q.format.as_deref() {
-        None | Some("json") => {}
-        Some("ndjson") => return Ok(export(state.store.clone(), filter, q.after)),
+        None | Some("" | "json") => {}
+        Some("ndjson") => return Ok(export(state.store.clone(), filter, after)),
         Some(_) => return Err(ApiError::field("format", "must be json or ndjson")),
     }
     let limit = match q.limit {
@@ -115,7 +131,7 @@ async fn answer(
         Some(n @ 1..=1000) => n as i64,
         Some(_) => return Err(ApiError::field("limit", "must be 1 to 1000")),
     };
-    let mut entries = state.store.audit_log(&filter, q.after, limit + 1).await?;
+    let mut entries = state.store.audit_log(&filter, after, limit + 1).await?;
     let more = entries.len() as i64 > limit;
     entries.truncate(limit as usize);
     let next = match (more, entries.last()) {
@@ -126,7 +142,7 @@ async fn answer(
                     query.append_pair(&k, &v);
                 }
             }
-            query.append_pair("after", &last.id.to_string());
+            query.append_pair("after", &Cursor::Id(last.id).encode());
             Some(format!("<{}?{}>; rel=\"next\"", uri.path(), query.finish()))
         }
         _ => None,
