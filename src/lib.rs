@@ -82,6 +82,14 @@ impl AppState {
         let licensing = self.store.licensing();
         org.at(&licensing.plans, licensing.clock.now())
     }
+    /// Organizations as shown now (one read of the plans and the clock for all).
+    pub fn show_all(&self, orgs: Vec<store::Organization>) -> Vec<store::Organization> {
+        let licensing = self.store.licensing();
+        let now = licensing.clock.now();
+        orgs.into_iter()
+            .map(|o| o.at(&licensing.plans, now))
+            .collect()
+    }
 }
 
 #[derive(OpenApi)]

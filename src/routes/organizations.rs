@@ -122,13 +122,7 @@ pub async fn list(
         active_only: q.active_only.unwrap_or(false),
         plan: q.plan.map(|p| (p, state.now())),
     };
-    let orgs: Vec<Organization> = state
-        .store
-        .list_organizations(&filter, &page)
-        .await?
-        .into_iter()
-        .map(|o| state.show(o))
-        .collect();
+    let orgs = state.show_all(state.store.list_organizations(&filter, &page).await?);
     Ok(paged(&uri, &page, orgs, |o| Cursor::Id(o.id)))
 }
 
