@@ -305,3 +305,54 @@ async fn changes_on_one_node_are_refused_by_the_other_at_once() {
         all.last().unwrap().as_secs_f64() * 1000.0,
     );
 }
+
+/// A license revoked through node A is the free plan on node B at once, though B holds the
+/// organization's view in its cache (60 s): the revocation invalidates the holder's views.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_license_revoked_on_one_node_is_the_free_plan_on_the_other_at_once() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let url = app.state.config.database_url.clone();
+    let a = start_node(&url).await;
+    let b = start_node(&url).await;
+    let root = app.superuser("root").await;
+    let owner = app.user("owner").await;
+    let org = app.org(&owner, "Acme").await;
+    let (_, license) = app.license("business", Some(&org)).await;
+    let path = format!("/organizations/{org}");
+    for _ in 0..2 {
+        let (code, o) = call(&b, "GET", &path, Some(&owner.token), None)
+            .await
+            .unwrap();
+        assert_eq!((code, o["plan"].as_str()), (200, Some("business")));
+    }
+    let t = Instant::now();
+    let r = status(
+        &a,
+        "DELETE",
+        &format!("/licenses/{license}"),
+        &root.token,
+        None,
+    )
+    .await;
+    assert_eq!(r, 200);
+    loop {
+        let (_, o) = call(&b, "GET", &path, Some(&owner.token), None)
+            .await
+            .unwrap();
+        if o["plan"] == "free" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "node B still shows {} 3 s after the revocation on node A",
+            o["plan"]
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    eprintln!(
+        "license revocation seen by the other node after {:?}",
+        t.elapsed()
+    );
+}
