@@ -99,19 +99,29 @@ pub(super) async fn admit(tx: &mut Tx, org: Uuid, what: Addition) -> StoreResult
     if standing.limits.of(resource).is_none() {
         return Ok(());
     }
-    let usage = count(tx, org, resource, standing.service_accounts_take_seats).await?;
+    let usage = count(
+        &mut **tx,
+        org,
+        resource,
+        standing.service_accounts_take_seats,
+    )
+    .await?;
     standing
         .admit(resource, usage)
         .map_err(StoreError::PlanLimit)
 }
 
-/// What the organization uses of `resource`, counted now.
-async fn count(
-    tx: &mut Tx,
+/// What the organization uses of `resource`, counted now: the one definition of usage, for the
+/// limits (in the adding transaction) and for `GET …/license`.
+async fn count<'e, E>(
+    db: E,
     org: Uuid,
     resource: Resource,
     service_accounts_take_seats: bool,
-) -> StoreResult<i64> {
+) -> StoreResult<i64>
+where
+    E: sqlx::Executor<'e, Database = super::Db>,
+{
     let q = match resource {
         Resource::Members => sqlx::query_scalar(
             "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id \
@@ -143,13 +153,25 @@ async fn count(
         )
         .bind(org),
     };
-    q.fetch_one(&mut **tx).await.map_err(err)
+    q.fetch_one(db).await.map_err(err)
 }
 
-const LICENSE_SELECT: &str = "SELECT l.id, l.key_hint, l.name, l.plan, l.seats, l.features, \
-     l.trial, l.max_deployments, l.starts_at, l.expires_at, l.revoked_at, l.organization_id, \
-     (SELECT COUNT(*) FROM deployments d WHERE d.license_id = l.id) AS deployment_count, \
-     l.created_at, l.updated_at FROM licenses l ";
+macro_rules! license_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT l.id, l.key_hint, l.name, l.plan, l.seats, l.features, \
+             l.trial, l.max_deployments, l.starts_at, l.expires_at, l.revoked_at, \
+             l.organization_id, \
+             (SELECT COUNT(*) FROM deployments d WHERE d.license_id = l.id) AS deployment_count, \
+             l.created_at, l.updated_at FROM licenses l ",
+            $where
+        )
+    };
+}
+
+const LICENSE_BY_ID: &str = license_select!("WHERE l.id = $1");
+const LICENSE_OF_ORG: &str = license_select!("WHERE l.organization_id = $1");
+const LICENSE_SELECT: &str = license_select!("");
 
 #[derive(FromRow)]
 struct LicenseRow {
@@ -198,8 +220,7 @@ impl LicenseRow {
 
 async fn license_in(tx: &mut Tx, id: Uuid) -> StoreResult<License> {
     let now = tx.licensing.clock.now();
-    let sql = format!("{LICENSE_SELECT}WHERE l.id = $1");
-    let row: LicenseRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: LicenseRow = sqlx::query_as(LICENSE_BY_ID)
         .bind(id)
         .fetch_optional(&mut **tx)
         .await
@@ -323,8 +344,7 @@ pub(super) async fn list_licenses(
 
 pub(super) async fn license(store: &SqlStore, id: Uuid) -> StoreResult<Option<License>> {
     let now = store.licensing().clock.now();
-    let sql = format!("{LICENSE_SELECT}WHERE l.id = $1");
-    let row: Option<LicenseRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<LicenseRow> = sqlx::query_as(LICENSE_BY_ID)
         .bind(id)
         .fetch_optional(&store.pool)
         .await
@@ -431,8 +451,7 @@ pub(super) async fn organization_license(
 ) -> StoreResult<OrganizationLicense> {
     let licensing = store.licensing();
     let now = licensing.clock.now();
-    let sql = format!("{LICENSE_SELECT}WHERE l.organization_id = $1");
-    let license: Option<License> = sqlx::query_as::<_, LicenseRow>(sqlx::AssertSqlSafe(sql))
+    let license: Option<License> = sqlx::query_as::<_, LicenseRow>(LICENSE_OF_ORG)
         .bind(org)
         .fetch_optional(&store.pool)
         .await
@@ -440,25 +459,16 @@ pub(super) async fn organization_license(
         .map(|r| r.at(now));
     let terms = license.as_ref().map(License::terms);
     let standing = Standing::at(&licensing.plans, terms.as_ref(), now);
-    let usage: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT \
-         (SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id \
-          WHERE m.organization_id = $1 AND u.is_active AND ($2 OR NOT u.is_service_account)), \
-         (SELECT COUNT(*) FROM projects WHERE organization_id = $1), \
-         (SELECT COUNT(*) FROM applications WHERE organization_id = $1), \
-         (SELECT COUNT(*) FROM tokens WHERE organization_id = $1 \
-          AND (expires_at IS NULL OR expires_at > $3)), \
-         (SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id \
-          WHERE m.organization_id = $1 AND u.is_service_account), \
-         (SELECT COUNT(*) FROM deployments d JOIN licenses l ON l.id = d.license_id \
-          WHERE l.organization_id = $1)",
-    )
-    .bind(org)
-    .bind(standing.service_accounts_take_seats)
-    .bind(Timestamp::now())
-    .fetch_one(&store.pool)
-    .await
-    .map_err(err)?;
+    let seats_flag = standing.service_accounts_take_seats;
+    let used = |r| count(&store.pool, org, r, seats_flag);
+    let usage = Usage {
+        members: used(Resource::Members).await?,
+        projects: used(Resource::Projects).await?,
+        applications: used(Resource::Applications).await?,
+        tokens: used(Resource::Tokens).await?,
+        service_accounts: used(Resource::ServiceAccounts).await?,
+        deployments: used(Resource::Deployments).await?,
+    };
     let in_force = license
         .as_ref()
         .filter(|l| l.status == LicenseStatus::Active);
@@ -468,14 +478,7 @@ pub(super) async fn organization_license(
         trial_expiry: standing.trial_expiry,
         limits: standing.limits,
         max_deployments: in_force.and_then(|l| l.max_deployments),
-        usage: Usage {
-            members: usage.0,
-            projects: usage.1,
-            applications: usage.2,
-            tokens: usage.3,
-            service_accounts: usage.4,
-            deployments: usage.5,
-        },
+        usage,
         features: match in_force {
             // A license's own features add to its plan's.
             Some(l) => {
@@ -596,8 +599,18 @@ struct DeploymentRow {
     created_at: Timestamp,
 }
 
-const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.license_id, d.name, d.hostname, d.version, \
-     d.last_seen_at, d.created_at FROM deployments d ";
+macro_rules! deployment_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT d.id, d.license_id, d.name, d.hostname, d.version, d.last_seen_at, \
+             d.created_at FROM deployments d ",
+            $where
+        )
+    };
+}
+
+const DEPLOYMENT_SELECT: &str = deployment_select!("");
+const DEPLOYMENT_BY_ID: &str = deployment_select!("WHERE d.id = $1");
 
 impl DeploymentRow {
     fn at(self, now: Timestamp, stale_secs: i64) -> Deployment {
@@ -667,13 +680,11 @@ pub(super) async fn register_deployment(
     .await
     .map_err(err)?;
     let stale = tx.licensing.deployment_stale_secs;
-    let row: DeploymentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{DEPLOYMENT_SELECT}WHERE d.id = $1"
-    )))
-    .bind(deployment)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(err)?;
+    let row: DeploymentRow = sqlx::query_as(DEPLOYMENT_BY_ID)
+        .bind(deployment)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
     commit(tx).await?;
     Ok(Some(row.at(now, stale)))
 }
@@ -702,13 +713,11 @@ pub(super) async fn heartbeat(
     if updated == 0 {
         return Ok(None);
     }
-    let row: DeploymentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{DEPLOYMENT_SELECT}WHERE d.id = $1"
-    )))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(err)?;
+    let row: DeploymentRow = sqlx::query_as(DEPLOYMENT_BY_ID)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
     let license = license_in(&mut tx, row.license_id).await?;
     let stale = tx.licensing.deployment_stale_secs;
     commit(tx).await?;
