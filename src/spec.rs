@@ -476,12 +476,13 @@ pub const LICENSE_KEY_PATTERN: &str = "^orgd_lic_[0-9a-f]{64}$";
 
 /// A seat or deployment count of a license.
 fn count() -> Value {
-    json!({"minimum": 0, "maximum": 1_000_000_000})
+    json!({"minimum": 0, "maximum": crate::routes::licensing::MAX_COUNT})
 }
 
 /// A license's feature labels.
 fn features() -> Value {
-    json!({"maxItems": 64, "items": {"type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$"}})
+    use crate::routes::licensing::{FEATURE_PATTERN, MAX_FEATURES};
+    json!({"maxItems": MAX_FEATURES, "items": {"type": "string", "pattern": FEATURE_PATTERN}})
 }
 
 /// A deployment's version string.

@@ -25,9 +25,11 @@ use crate::store::{
 };
 
 /// Most features one license may list.
-const MAX_FEATURES: usize = 64;
+pub const MAX_FEATURES: usize = 64;
 /// Largest seat or deployment count a license may give.
-const MAX_COUNT: i64 = 1_000_000_000;
+pub const MAX_COUNT: i64 = 1_000_000_000;
+/// A feature label, as `check_features` accepts it (published in the OpenAPI document).
+pub const FEATURE_PATTERN: &str = "^[a-z0-9_.:-]{1,64}$";
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
