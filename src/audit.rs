@@ -168,6 +168,46 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "/organizations/{org}/deployments/{id}",
         "deployment.removed",
     ),
+    ("POST", "/organizations/{org}/webhooks", "webhook.created"),
+    (
+        "PATCH",
+        "/organizations/{org}/webhooks/{id}",
+        "webhook.updated",
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/webhooks/{id}",
+        "webhook.deleted",
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/rotate-secret",
+        "webhook.secret_rotated",
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/ping",
+        "webhook.pinged",
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/deliveries/{delivery}/retry",
+        "webhook_delivery.retried",
+    ),
+    ("POST", "/webhooks", "webhook.created"),
+    ("PATCH", "/webhooks/{id}", "webhook.updated"),
+    ("DELETE", "/webhooks/{id}", "webhook.deleted"),
+    (
+        "POST",
+        "/webhooks/{id}/rotate-secret",
+        "webhook.secret_rotated",
+    ),
+    ("POST", "/webhooks/{id}/ping", "webhook.pinged"),
+    (
+        "POST",
+        "/webhooks/{id}/deliveries/{delivery}/retry",
+        "webhook_delivery.retried",
+    ),
 ];
 
 /// Routes with a method that usually changes something but that only read.
@@ -343,6 +383,8 @@ fn default_target(template: &str, path: &str) -> Option<Target> {
         &"permissions" => "permission",
         &"licenses" => "license",
         &"deployments" => "deployment",
+        &"webhooks" => "webhook",
+        &"deliveries" => "webhook_delivery",
         other => other,
     };
     Some(Target {
@@ -418,6 +460,11 @@ pub fn id_at(t: Timestamp) -> Uuid {
         ms / 1000,
         (ms % 1000) as u32 * 1_000_000,
     ))
+}
+
+/// The millisecond an id of `id_at` was made in.
+pub fn time_of(id: Uuid) -> Timestamp {
+    Timestamp((id.as_u128() >> 80) as i64)
 }
 
 /// The smallest id of the millisecond `t`: every entry older than `t` has a smaller id.

@@ -697,6 +697,57 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/organizations/{org}/audit-log",
         read(P::OrganizationUpdate),
     ),
+    // Webhooks carry what the audit log shows: the same permission manages them.
+    (
+        "GET",
+        "/organizations/{org}/webhooks",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/webhooks/{id}",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/webhooks/{id}",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/webhooks/{id}",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/rotate-secret",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/ping",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/webhooks/{id}/deliveries",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/webhooks/{id}/deliveries/{delivery}",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/deliveries/{delivery}/retry",
+        write(P::OrganizationUpdate),
+    ),
     // Revoking a credential stays possible in a suspended organization.
     (
         "DELETE",
@@ -759,6 +810,25 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/permissions/{key}", Access::Superuser),
     ("GET", "/plans", Access::Authenticated),
     ("GET", "/audit-log", Access::Superuser),
+    ("GET", "/webhooks/event-types", Access::Authenticated),
+    ("GET", "/webhooks", Access::Superuser),
+    ("POST", "/webhooks", Access::Superuser),
+    ("GET", "/webhooks/{id}", Access::Superuser),
+    ("PATCH", "/webhooks/{id}", Access::Superuser),
+    ("DELETE", "/webhooks/{id}", Access::Superuser),
+    ("POST", "/webhooks/{id}/rotate-secret", Access::Superuser),
+    ("POST", "/webhooks/{id}/ping", Access::Superuser),
+    ("GET", "/webhooks/{id}/deliveries", Access::Superuser),
+    (
+        "GET",
+        "/webhooks/{id}/deliveries/{delivery}",
+        Access::Superuser,
+    ),
+    (
+        "POST",
+        "/webhooks/{id}/deliveries/{delivery}/retry",
+        Access::Superuser,
+    ),
     ("GET", "/licenses", Access::Superuser),
     ("POST", "/licenses", Access::Superuser),
     ("GET", "/licenses/{id}", Access::Superuser),

@@ -174,6 +174,27 @@ pub struct Settings {
     /// Days the audit log keeps an entry; 0 keeps them forever [default: 365]
     #[arg(long, env = "ORGD_AUDIT_RETENTION_DAYS")]
     pub audit_retention_days: Option<u32>,
+    /// Webhook targets may be loopback, private, link-local or metadata addresses (for tests
+    /// and closed networks only) [default: false]
+    #[arg(long, env = "ORGD_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: Option<bool>,
+    /// Webhook targets may use `http://` as well as `https://` [default: false]
+    #[arg(long, env = "ORGD_WEBHOOKS_ALLOW_HTTP")]
+    pub webhooks_allow_http: Option<bool>,
+    /// Milliseconds a webhook delivery attempt may take, connection included [default: 10000]
+    #[arg(long, env = "ORGD_WEBHOOK_TIMEOUT_MS")]
+    pub webhook_timeout_ms: Option<u64>,
+    /// The waits between a delivery's attempts, comma-separated (`ms`, `s`, `m`, `h`); after the
+    /// last one the delivery has failed [default: 5s,5m,30m,2h,5h,10h,10h]
+    #[arg(long, env = "ORGD_WEBHOOK_RETRY_SCHEDULE")]
+    pub webhook_retry_schedule: Option<String>,
+    /// Webhook delivery attempts one node makes at once [default: 16]
+    #[arg(long, env = "ORGD_WEBHOOK_CONCURRENCY")]
+    pub webhook_concurrency: Option<usize>,
+    /// Milliseconds between a node's looks for due deliveries made elsewhere (its own are sent
+    /// at once) [default: 1000]
+    #[arg(long, env = "ORGD_WEBHOOK_POLL_MS")]
+    pub webhook_poll_ms: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -216,6 +237,12 @@ pub struct Config {
     pub deployment_stale_secs: u64,
     pub deployment_requests_per_hour: u32,
     pub audit_retention_days: u32,
+    pub webhooks_allow_private: bool,
+    pub webhooks_allow_http: bool,
+    pub webhook_timeout_ms: u64,
+    pub webhook_retry_schedule: crate::webhooks::Schedule,
+    pub webhook_concurrency: usize,
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -323,6 +350,16 @@ impl Config {
             deployment_stale_secs: pick!(deployment_stale_secs, 24 * 3600).max(1),
             deployment_requests_per_hour: pick!(deployment_requests_per_hour, 120),
             audit_retention_days: pick!(audit_retention_days, 365),
+            webhooks_allow_private: pick!(webhooks_allow_private, false),
+            webhooks_allow_http: pick!(webhooks_allow_http, false),
+            webhook_timeout_ms: pick!(webhook_timeout_ms, 10_000).clamp(100, 120_000),
+            webhook_retry_schedule: crate::webhooks::Schedule::parse(&pick!(
+                webhook_retry_schedule,
+                crate::webhooks::DEFAULT_SCHEDULE.into()
+            ))
+            .map_err(|e| format!("webhook_retry_schedule: {e}"))?,
+            webhook_concurrency: pick!(webhook_concurrency, 16).clamp(1, 256),
+            webhook_poll_ms: pick!(webhook_poll_ms, 1000).clamp(10, 60_000),
         };
         Ok(cfg)
     }
@@ -456,6 +493,12 @@ impl fmt::Debug for Config {
                 &self.deployment_requests_per_hour,
             )
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("webhooks_allow_http", &self.webhooks_allow_http)
+            .field("webhook_timeout_ms", &self.webhook_timeout_ms)
+            .field("webhook_retry_schedule", &self.webhook_retry_schedule)
+            .field("webhook_concurrency", &self.webhook_concurrency)
+            .field("webhook_poll_ms", &self.webhook_poll_ms)
             .finish()
     }
 }

@@ -28,6 +28,7 @@ pub mod seed;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod webhooks;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -117,6 +118,7 @@ impl AppState {
         (name = "projects", description = "Projects and project members"),
         (name = "applications", description = "Applications"),
         (name = "audit", description = "The audit log: an entry for every change and every refused attempt at one"),
+        (name = "webhooks", description = "Webhooks: every change as an event, signed per Standard Webhooks, delivered from an outbox with retries"),
         (name = "licenses", description = "Plans and their limits, licenses, an organization's license and usage, deployments of self-hosted installations"),
         (name = "health", description = "Liveness and readiness")
     )
@@ -242,6 +244,32 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(licensing::heartbeat))
         .routes(routes!(audit::organization_log))
         .routes(routes!(audit::installation_log))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::list, webhooks::create_in_org))
+        .routes(routes!(
+            webhooks::get_in_org,
+            webhooks::update_in_org,
+            webhooks::delete_in_org
+        ))
+        .routes(routes!(webhooks::rotate_in_org))
+        .routes(routes!(webhooks::ping_in_org))
+        .routes(routes!(webhooks::deliveries_in_org))
+        .routes(routes!(webhooks::delivery_in_org))
+        .routes(routes!(webhooks::retry_in_org))
+        .routes(routes!(
+            webhooks::list_installation,
+            webhooks::create_installation
+        ))
+        .routes(routes!(
+            webhooks::get_installation,
+            webhooks::update_installation,
+            webhooks::delete_installation
+        ))
+        .routes(routes!(webhooks::rotate_installation))
+        .routes(routes!(webhooks::ping_installation))
+        .routes(routes!(webhooks::deliveries_installation))
+        .routes(routes!(webhooks::delivery_installation))
+        .routes(routes!(webhooks::retry_installation))
 }
 
 /// The OpenAPI document of every operation, as published at `/openapi.json`.

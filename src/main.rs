@@ -309,6 +309,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             state.passwords.prewarm().await.map_err(|e| e.message)?;
             orgd::mailer::spawn_delivery_worker(state.clone());
             orgd::audit::spawn_retention(state.clone());
+            orgd::webhooks::spawn_worker(state.clone());
             if let Some(addr) = metrics_listen {
                 let metrics = tokio::net::TcpListener::bind(addr)
                     .await

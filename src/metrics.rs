@@ -55,6 +55,8 @@ pub struct Metrics {
     pub mail_due: Gauge,
     pub mail_sent: Counter,
     pub mail_failures: Counter,
+    pub webhook_attempts: Family<NameLabel, Counter>,
+    pub webhook_latency: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -151,6 +153,18 @@ impl Metrics {
             "Email deliveries that failed (invitations are retried)",
             mail_failures.clone(),
         );
+        let webhook_attempts = Family::<NameLabel, Counter>::default();
+        r.register(
+            "webhook_attempts",
+            "Webhook delivery attempts made by this node, by outcome (`succeeded`, `failed`)",
+            webhook_attempts.clone(),
+        );
+        let webhook_latency = latency_histogram();
+        r.register(
+            "webhook_attempt_duration_seconds",
+            "Time of a webhook delivery attempt, from resolving the target to its answer",
+            webhook_latency.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -174,6 +188,8 @@ impl Metrics {
             mail_due,
             mail_sent,
             mail_failures,
+            webhook_attempts,
+            webhook_latency,
         }
     }
 
@@ -201,6 +217,12 @@ pub fn rate_limited(limit: &str) {
         .rate_limited
         .get_or_create(&NameLabel { name: limit.into() })
         .inc();
+}
+
+pub fn webhook_attempt(succeeded: bool, took: Duration) {
+    let outcome = if succeeded { "succeeded" } else { "failed" };
+    named(&METRICS.webhook_attempts, outcome).inc();
+    METRICS.webhook_latency.observe(took.as_secs_f64());
 }
 
 pub fn write_waited(d: Duration) {

@@ -24,6 +24,7 @@ pub mod roles;
 pub mod service_accounts;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 /// JSON body in and out; unknown fields, malformed bodies and text with NUL characters get
 /// `400 invalid_request`.

@@ -56,7 +56,9 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: Resources + Roles + Licenses + AuditLog + Bulk + Send + Sync + 'static {
+pub trait Store:
+    Resources + Roles + Licenses + AuditLog + Webhooks + Bulk + Send + Sync + 'static
+{
     async fn ping(&self) -> StoreResult<()>;
     /// The write pool's connections now.
     fn pool_stats(&self) -> PoolStats;
@@ -485,6 +487,71 @@ pub trait Licenses: Send + Sync + 'static {
     ) -> StoreResult<Option<(Deployment, License)>>;
     async fn list_deployments(&self, org: Uuid, page: &Page) -> StoreResult<Vec<Deployment>>;
     async fn delete_deployment(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+}
+
+/// Webhook endpoints and their deliveries. `scope` is the organization whose endpoints are
+/// meant, or `None` for the installation's (superusers); an endpoint of another scope is not
+/// found.
+#[async_trait]
+pub trait Webhooks: Send + Sync + 'static {
+    async fn create_webhook(&self, scope: Option<Uuid>, new: NewWebhook) -> StoreResult<Webhook>;
+    async fn list_webhooks(&self, scope: Option<Uuid>, page: &Page) -> StoreResult<Vec<Webhook>>;
+    async fn webhook(&self, scope: Option<Uuid>, id: Uuid) -> StoreResult<Option<Webhook>>;
+    async fn update_webhook(
+        &self,
+        scope: Option<Uuid>,
+        id: Uuid,
+        patch: WebhookPatch,
+    ) -> StoreResult<Webhook>;
+    async fn delete_webhook(&self, scope: Option<Uuid>, id: Uuid) -> StoreResult<()>;
+    /// Replaces the signing secret; the current one keeps signing until `overlap_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        scope: Option<Uuid>,
+        id: Uuid,
+        secret: String,
+        overlap_until: Timestamp,
+    ) -> StoreResult<Webhook>;
+    /// An endpoint's deliveries, newest first (`page.after`: older than that delivery).
+    async fn webhook_deliveries(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+        status: Option<DeliveryStatus>,
+        page: &Page,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// A delivery and the body it is sent with.
+    async fn webhook_delivery(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(WebhookDelivery, String)>>;
+    /// Makes a finished delivery due again now, for one more attempt.
+    async fn retry_webhook_delivery(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+        id: Uuid,
+    ) -> StoreResult<WebhookDelivery>;
+    /// Queues a test event for one endpoint.
+    async fn ping_webhook(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+    ) -> StoreResult<WebhookDelivery>;
+    /// Claims up to `limit` due deliveries of enabled endpoints for this node, for `lease`.
+    async fn claim_webhook_deliveries(
+        &self,
+        limit: i64,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<crate::webhooks::Claimed>>;
+    /// Records an attempt at a claimed delivery.
+    async fn finish_webhook_delivery(
+        &self,
+        delivery: &crate::webhooks::Claimed,
+        attempt: &crate::webhooks::Attempt,
+    ) -> StoreResult<()>;
 }
 
 /// The audit log.

@@ -61,6 +61,14 @@ mod engine {
     }
     pub(super) use now_ms;
 
+    /// Due webhook deliveries another node is claiming right now are skipped, not waited for.
+    macro_rules! skip_locked {
+        () => {
+            " FOR UPDATE OF d SKIP LOCKED"
+        };
+    }
+    pub(super) use skip_locked;
+
     pub(super) const AFTER_ANALYZE: &[&str] = &[];
 }
 

@@ -57,6 +57,14 @@ mod engine {
     }
     pub(super) use now_ms;
 
+    /// One writer at a time: a claim cannot meet another.
+    macro_rules! skip_locked {
+        () => {
+            ""
+        };
+    }
+    pub(super) use skip_locked;
+
     /// After `ANALYZE`, SQLite's STAT4 samples make it re-plan a statement whenever an indexed
     /// parameter is re-bound, which every execution does; the per-index summary (`sqlite_stat1`)
     /// alone plans as well for orgd's queries.

@@ -740,3 +740,98 @@ pub struct AuditFilter {
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
 }
+
+/// A webhook endpoint: an organization's, or the installation's (superusers) when
+/// `organization_id` is null. Its signing secret is shown once, when created or rotated.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    /// Where events are POSTed.
+    pub url: String,
+    pub description: Option<String>,
+    /// Event types from `GET /webhooks/event-types`, or `*` for every one.
+    pub event_types: Vec<String>,
+    /// A disabled endpoint gets no new events; its pending deliveries wait until it is enabled.
+    pub enabled: bool,
+    /// Why orgd disabled it (deliveries kept failing); null when enabled or disabled by a user.
+    pub disabled_reason: Option<String>,
+    /// While a rotation overlaps: until when the previous secret still signs, beside the new.
+    pub previous_secret_expires_at: Option<Timestamp>,
+    /// The last delivery it accepted.
+    pub last_success_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A new endpoint, checked.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub secret: String,
+}
+
+/// A change to an endpoint, checked; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    pub description: Option<Option<String>>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or under way).
+    Pending,
+    /// The endpoint answered 2xx.
+    Succeeded,
+    /// Every attempt of the schedule failed (or a retry did).
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> DeliveryStatus {
+        match s {
+            "succeeded" => DeliveryStatus::Succeeded,
+            "failed" => DeliveryStatus::Failed,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// The event's id, sent as `webhook-id` with every attempt (the same for every endpoint; it
+    /// is also the id of the change's audit entry).
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: Option<Timestamp>,
+    /// The status code of the last answer.
+    pub response_code: Option<i32>,
+    /// How long the last attempt took.
+    pub latency_ms: Option<i32>,
+    /// What went wrong with the last attempt.
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

@@ -24,6 +24,8 @@ use sqlx::Connection;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+pub mod receiver;
+
 pub const PASSWORD: &str = "correct horse battery";
 
 #[macro_export]

@@ -39,6 +39,7 @@ mod service_accounts;
 mod tokens;
 mod tx;
 mod users;
+mod webhooks;
 
 pub struct SqlStore {
     pub(crate) pool: Pool<Db>,
@@ -381,6 +382,97 @@ impl SqlStore {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+#[async_trait]
+impl crate::store::Webhooks for SqlStore {
+    async fn create_webhook(
+        &self,
+        scope: Option<Uuid>,
+        new: crate::store::NewWebhook,
+    ) -> StoreResult<crate::store::Webhook> {
+        webhooks::create(self, scope, new).await
+    }
+    async fn list_webhooks(
+        &self,
+        scope: Option<Uuid>,
+        page: &Page,
+    ) -> StoreResult<Vec<crate::store::Webhook>> {
+        webhooks::list(self, scope, page).await
+    }
+    async fn webhook(
+        &self,
+        scope: Option<Uuid>,
+        id: Uuid,
+    ) -> StoreResult<Option<crate::store::Webhook>> {
+        webhooks::get(self, scope, id).await
+    }
+    async fn update_webhook(
+        &self,
+        scope: Option<Uuid>,
+        id: Uuid,
+        patch: crate::store::WebhookPatch,
+    ) -> StoreResult<crate::store::Webhook> {
+        webhooks::update(self, scope, id, patch).await
+    }
+    async fn delete_webhook(&self, scope: Option<Uuid>, id: Uuid) -> StoreResult<()> {
+        webhooks::delete(self, scope, id).await
+    }
+    async fn rotate_webhook_secret(
+        &self,
+        scope: Option<Uuid>,
+        id: Uuid,
+        secret: String,
+        overlap_until: Timestamp,
+    ) -> StoreResult<crate::store::Webhook> {
+        webhooks::rotate_secret(self, scope, id, secret, overlap_until).await
+    }
+    async fn webhook_deliveries(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+        status: Option<crate::store::DeliveryStatus>,
+        page: &Page,
+    ) -> StoreResult<Vec<crate::store::WebhookDelivery>> {
+        webhooks::deliveries(self, scope, webhook, status, page).await
+    }
+    async fn webhook_delivery(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(crate::store::WebhookDelivery, String)>> {
+        webhooks::delivery(self, scope, webhook, id).await
+    }
+    async fn retry_webhook_delivery(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+        id: Uuid,
+    ) -> StoreResult<crate::store::WebhookDelivery> {
+        webhooks::retry(self, scope, webhook, id).await
+    }
+    async fn ping_webhook(
+        &self,
+        scope: Option<Uuid>,
+        webhook: Uuid,
+    ) -> StoreResult<crate::store::WebhookDelivery> {
+        webhooks::ping(self, scope, webhook).await
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        limit: i64,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<crate::webhooks::Claimed>> {
+        webhooks::claim(self, limit, lease).await
+    }
+    async fn finish_webhook_delivery(
+        &self,
+        delivery: &crate::webhooks::Claimed,
+        attempt: &crate::webhooks::Attempt,
+    ) -> StoreResult<()> {
+        webhooks::finish(self, delivery, attempt).await
     }
 }
 

@@ -65,11 +65,20 @@ pub(super) async fn begin_write(store: &SqlStore) -> StoreResult<Tx> {
 /// applied here right after the commit.
 pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
     // The request's audit entry goes in with its change, or not at all.
-    if let Some(entry) = crate::audit::for_commit()
-        && let Err(e) = super::audit::insert(&mut tx, &entry).await
-    {
-        crate::audit::not_committed();
-        return Err(e);
+    // Its webhook deliveries go into the outbox in the same transaction.
+    let mut enqueued = false;
+    if let Some(entry) = crate::audit::for_commit() {
+        let written = match super::audit::insert(&mut tx, &entry).await {
+            Ok(()) => super::webhooks::enqueue(&mut tx, &entry).await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(any) => enqueued = any,
+            Err(e) => {
+                crate::audit::not_committed();
+                return Err(e);
+            }
+        }
     }
     let touched = std::mem::take(&mut tx.touched);
     if let (Some(notify), false) = (NOTIFY, touched.is_empty()) {
@@ -84,6 +93,9 @@ pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
         crate::audit::not_committed();
     }
     crate::store::cache::bump(&touched);
+    if enqueued && done.is_ok() {
+        crate::webhooks::wake();
+    }
     done
 }
 
