@@ -31,6 +31,10 @@ fn body_for(schema: &str, attacker: &TestUser, license_key: &str) -> Value {
         "RegisterPermissionRequest" => json!({"key": "app:evil"}),
         "CheckPermissionsRequest" => json!({"permission": "members:read"}),
         "AttachLicenseRequest" => json!({"license_key": license_key}),
+        "CreateWebhookRequest" => {
+            json!({"url": "https://93.184.215.14/exfiltrate", "event_types": ["*"]})
+        }
+        "UpdateWebhookRequest" => json!({"url": "https://93.184.215.14/exfiltrate"}),
         other => panic!("no isolation body for request schema {other}: add one to body_for"),
     }
 }
@@ -81,6 +85,7 @@ async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> 
         "permissions",
         "license",
         "deployments",
+        "webhooks",
     ] {
         all.push(
             app.get(&format!("/organizations/{org}/{part}"), &owner.token)
@@ -99,6 +104,23 @@ async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> 
         .clone(),
     );
     all.push(app.get("/tokens", &owner.token).await.expect(200).clone());
+    let hooks = app
+        .get(&format!("/organizations/{org}/webhooks"), &owner.token)
+        .await
+        .expect(200)
+        .clone();
+    for hook in hooks.as_array().unwrap() {
+        let id = hook["id"].as_str().unwrap();
+        all.push(
+            app.get(
+                &format!("/organizations/{org}/webhooks/{id}/deliveries"),
+                &owner.token,
+            )
+            .await
+            .expect(200)
+            .clone(),
+        );
+    }
     all
 }
 
@@ -114,6 +136,8 @@ fn fill(template: &str, org: &str, ids: &Ids) -> String {
         &ids.invitation
     } else if template.contains("/deployments/{id}") {
         &ids.deployment
+    } else if template.contains("/webhooks/{id}") {
+        &ids.webhook
     } else {
         ""
     };
@@ -132,6 +156,7 @@ fn fill(template: &str, org: &str, ids: &Ids) -> String {
         .replace("{id}", id)
         .replace("{user}", user)
         .replace("{key}", key)
+        .replace("{delivery}", &ids.delivery)
 }
 
 struct Ids {
@@ -145,6 +170,8 @@ struct Ids {
     role: String,
     permission: String,
     deployment: String,
+    webhook: String,
+    delivery: String,
 }
 
 async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
@@ -256,6 +283,27 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
     .expect(200);
     let (key_b, _) = app.license("team", Some(&b)).await;
     let deployment_b = app.deployment(&key_b).await;
+    let webhook_b = app
+        .post(
+            &format!("/organizations/{b}/webhooks"),
+            &owner_b.token,
+            json!({"url": "https://93.184.215.14/b", "event_types": ["webhook.ping"]}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let delivery_b = app
+        .post_empty(
+            &format!("/organizations/{b}/webhooks/{webhook_b}/ping"),
+            &owner_b.token,
+        )
+        .await
+        .expect(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ids_b = Ids {
         project: project_b.clone(),
         application: app_b,
@@ -267,6 +315,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         role: "auditor".into(),
         permission: "app:b:secret".into(),
         deployment: deployment_b,
+        webhook: webhook_b.clone(),
+        delivery: delivery_b,
     };
     let unknown = Ids {
         project: uuid::Uuid::now_v7().to_string(),
@@ -279,6 +329,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         role: "nosuchrole".into(),
         permission: "app:nosuch".into(),
         deployment: uuid::Uuid::now_v7().to_string(),
+        webhook: uuid::Uuid::now_v7().to_string(),
+        delivery: uuid::Uuid::now_v7().to_string(),
     };
     // A key nobody holds: attaching it would succeed where the caller may.
     let (free_key, _) = app.license("business", None).await;

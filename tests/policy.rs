@@ -56,6 +56,55 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("GET", "/plans", Need::Authenticated),
     ("GET", "/audit-log", Need::Superuser),
     ("GET", "/organizations/{org}/audit-log", Need::Admin),
+    ("GET", "/webhooks/event-types", Need::Authenticated),
+    ("GET", "/webhooks", Need::Superuser),
+    ("POST", "/webhooks", Need::Superuser),
+    ("GET", "/webhooks/{id}", Need::Superuser),
+    ("PATCH", "/webhooks/{id}", Need::Superuser),
+    ("DELETE", "/webhooks/{id}", Need::Superuser),
+    ("POST", "/webhooks/{id}/rotate-secret", Need::Superuser),
+    ("POST", "/webhooks/{id}/ping", Need::Superuser),
+    ("GET", "/webhooks/{id}/deliveries", Need::Superuser),
+    (
+        "GET",
+        "/webhooks/{id}/deliveries/{delivery}",
+        Need::Superuser,
+    ),
+    (
+        "POST",
+        "/webhooks/{id}/deliveries/{delivery}/retry",
+        Need::Superuser,
+    ),
+    ("GET", "/organizations/{org}/webhooks", Need::Admin),
+    ("POST", "/organizations/{org}/webhooks", Need::Admin),
+    ("GET", "/organizations/{org}/webhooks/{id}", Need::Admin),
+    ("PATCH", "/organizations/{org}/webhooks/{id}", Need::Admin),
+    ("DELETE", "/organizations/{org}/webhooks/{id}", Need::Admin),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/rotate-secret",
+        Need::Admin,
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/ping",
+        Need::Admin,
+    ),
+    (
+        "GET",
+        "/organizations/{org}/webhooks/{id}/deliveries",
+        Need::Admin,
+    ),
+    (
+        "GET",
+        "/organizations/{org}/webhooks/{id}/deliveries/{delivery}",
+        Need::Admin,
+    ),
+    (
+        "POST",
+        "/organizations/{org}/webhooks/{id}/deliveries/{delivery}/retry",
+        Need::Admin,
+    ),
     ("GET", "/licenses", Need::Superuser),
     ("POST", "/licenses", Need::Superuser),
     ("GET", "/licenses/{id}", Need::Superuser),
@@ -331,6 +380,9 @@ struct Fixture {
     license_key: String,
     /// A deployment under the organization's own license.
     deployment: String,
+    /// A webhook of the organization, and one finished delivery of it.
+    webhook: String,
+    delivery: String,
 }
 
 async fn fixture(app: &TestApp, n: usize) -> Fixture {
@@ -420,7 +472,46 @@ async fn fixture(app: &TestApp, n: usize) -> Fixture {
     let (license_key, _) = app.license("team", None).await;
     let (held_key, _) = app.license("team", Some(&org)).await;
     let deployment = app.deployment(&held_key).await;
+    let webhook = app
+        .post(
+            &format!("{base}/webhooks"),
+            &owner.token,
+            json!({"url": PUBLIC_TARGET, "event_types": ["webhook.ping"]}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let delivery = app
+        .post_empty(&format!("{base}/webhooks/{webhook}/ping"), &owner.token)
+        .await
+        .expect(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Delivered (no worker runs here): a delivery that may be retried.
+    for claimed in app
+        .store
+        .claim_webhook_deliveries(1000, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+    {
+        let attempt = orgd::webhooks::Attempt {
+            succeeded: true,
+            response_code: Some(204),
+            latency_ms: 1,
+            error: None,
+            retry_at: None,
+        };
+        app.store
+            .finish_webhook_delivery(&claimed, &attempt)
+            .await
+            .unwrap();
+    }
     Fixture {
+        webhook,
+        delivery,
         license_key,
         deployment,
         org,
@@ -456,6 +547,8 @@ fn body_for(schema: &str, f: &Fixture) -> Value {
         "RegisterPermissionRequest" => json!({"key": "app:new:perm"}),
         "CheckPermissionsRequest" => json!({"permission": "members:read"}),
         "AttachLicenseRequest" => json!({"license_key": f.license_key}),
+        "CreateWebhookRequest" => json!({"url": PUBLIC_TARGET, "event_types": ["*"]}),
+        "UpdateWebhookRequest" => json!({"description": "changed"}),
         other => panic!("no body for {other}: add one"),
     }
 }
@@ -469,6 +562,8 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.application
     } else if path.contains("/deployments/{id}") {
         &f.deployment
+    } else if path.contains("/webhooks/{id}") {
+        &f.webhook
     } else {
         &f.invitation
     };
@@ -486,7 +581,11 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{id}", id)
         .replace("{user}", &user)
         .replace("{key}", key)
+        .replace("{delivery}", &f.delivery)
 }
+
+/// A webhook target on a public address (a literal, so no name is resolved; nothing is sent).
+const PUBLIC_TARGET: &str = "https://93.184.215.14/hook";
 
 /// Every audit entry of an organization.
 async fn audit_entries(app: &TestApp, org: uuid::Uuid) -> Vec<orgd::audit::Entry> {
@@ -680,7 +779,8 @@ async fn installation_routes_follow_the_policy_table(app: TestApp) {
         let path = op
             .path
             .replace("{user}", sa)
-            .replace("{id}", &uuid::Uuid::now_v7().to_string());
+            .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{delivery}", &uuid::Uuid::now_v7().to_string());
         let method: Method = op.method.parse().unwrap();
         match need_of(op).expect("declared") {
             Need::Superuser => {
@@ -795,6 +895,7 @@ async fn privileged_extra_fields_are_refused_everywhere(app: TestApp) {
                 && !op.path.starts_with("/users/me/"))
                 || op.path.starts_with("/permissions")
                 || op.path.starts_with("/licenses")
+                || op.path.starts_with("/webhooks")
             {
                 &root.token
             } else {

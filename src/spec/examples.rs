@@ -14,6 +14,8 @@ const LICENSE_KEY: &str =
     "orgd_lic_8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b";
 const LICENSE: &str = "0197b3f2-9c53-7074-b8e6-1b3f2a0c5d94";
 const DEPLOYMENT: &str = "0197b3f2-ad64-7185-89f7-2c4a3b1d6ea5";
+const WEBHOOK: &str = "0197b3f2-be75-7296-9a08-3d5b4c2e7fb6";
+const EVENT: &str = "0197b3f2-5c1e-7a4b-9f3d-2e8c1a6b4d99";
 const SESSION: &str = "orgd_s_5d9e2b7c1a8f4e6d3b0c9a2e7f1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f";
 
 /// The example of a request body, by its schema's name.
@@ -119,6 +121,12 @@ pub fn request(schema: &str) -> Option<Value> {
             "version": "1.4.2"
         }),
         "HeartbeatRequest" => json!({"version": "1.4.3"}),
+        "CreateWebhookRequest" => json!({
+            "url": "https://hooks.acme.example/orgd",
+            "event_types": ["member.added", "member.removed", "member.role_changed"],
+            "description": "Sync seats to billing"
+        }),
+        "UpdateWebhookRequest" => json!({"event_types": ["*"], "enabled": true}),
         _ => return None,
     })
 }
@@ -213,6 +221,30 @@ pub fn response(schema: &str) -> Option<Value> {
             "license": license()
         }),
         "Deployment" => deployment(),
+        "Webhook" => webhook(),
+        "WebhookWithSecret" => {
+            let mut w = webhook();
+            w["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwH3ZbDq7Zb0M=");
+            w
+        }
+        "WebhookDelivery" => delivery(),
+        "WebhookDeliveryDetail" => {
+            let mut d = delivery();
+            d["payload"] = json!({
+                "id": EVENT,
+                "type": "member.added",
+                "created_at": CREATED,
+                "organization_id": ACME,
+                "data": {
+                    "actor": {"type": "user", "id": ALICE},
+                    "target": {"type": "user", "id": BOB},
+                    "changes": {"role": {"from": null, "to": "member"}},
+                    "request_id": "01a20b67329f74b3ba5aac173d3898a4"
+                }
+            });
+            d
+        }
+        "EventTypes" => json!({"event_types": ["member.added", "member.removed", "webhook.ping"]}),
         "RegisteredDeployment" => json!({
             "id": DEPLOYMENT,
             "token": "orgd_dep_1d5b8c4a6e0f3d9b2c7a3f9c2a7d1e8b4c6a0f5d9e2b7c1a8f4e6d3b0c9a2e7f",
@@ -284,6 +316,39 @@ fn license() -> Value {
         "status": "active",
         "organization_id": ACME,
         "deployment_count": 1,
+        "created_at": CREATED,
+        "updated_at": CREATED
+    })
+}
+
+fn webhook() -> Value {
+    json!({
+        "id": WEBHOOK,
+        "organization_id": ACME,
+        "url": "https://hooks.acme.example/orgd",
+        "description": "Sync seats to billing",
+        "event_types": ["member.added", "member.removed", "member.role_changed"],
+        "enabled": true,
+        "disabled_reason": null,
+        "previous_secret_expires_at": null,
+        "last_success_at": LATER,
+        "created_at": CREATED,
+        "updated_at": CREATED
+    })
+}
+
+fn delivery() -> Value {
+    json!({
+        "id": "0197b3f2-cf86-73a7-ab19-4e6c5d3f8a07",
+        "webhook_id": WEBHOOK,
+        "event_id": EVENT,
+        "event_type": "member.added",
+        "status": "succeeded",
+        "attempts": 1,
+        "next_attempt_at": null,
+        "response_code": 204,
+        "latency_ms": 38,
+        "error": null,
         "created_at": CREATED,
         "updated_at": CREATED
     })
