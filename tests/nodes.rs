@@ -5,57 +5,16 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::node::Node;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Node {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn start_node(database_url: &str) -> Node {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_orgd"))
-        .arg("serve")
-        .env("ORGD_DATABASE_URL", database_url)
-        .env("ORGD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ORGD_CACHE_TTL_MS", "60000")
-        .env("ORGD_RATE_LIMITS_ENABLED", "false")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start orgd");
-    let node = Node { child, port };
-    for _ in 0..200 {
-        if let Ok((200, _)) = call(&node, "GET", "/readyz", None, None).await {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("node on port {port} never became ready");
+    Node::start(database_url, &[("ORGD_CACHE_TTL_MS", "60000")]).await
 }
 
-/// One HTTP/1.1 request on its own connection.
 async fn call(
     node: &Node,
     method: &str,
@@ -63,34 +22,7 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> std::io::Result<(u16, Value)> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", node.port)).await?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    s.write_all(req.as_bytes()).await?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null);
-    Ok((status, body))
+    node.call(method, path, token, body).await
 }
 
 async fn status(node: &Node, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {

@@ -24,6 +24,7 @@ use sqlx::Connection;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+pub mod node;
 pub mod receiver;
 
 pub const PASSWORD: &str = "correct horse battery";
