@@ -561,7 +561,8 @@ pub async fn apply_retention(store: &dyn crate::store::Store, days: u32, now: Ti
     }
 }
 
-/// Applies the retention period at start and then hourly.
+/// Applies the retention periods (the audit log's, and finished webhook deliveries') at start
+/// and then hourly.
 pub fn spawn_retention(state: crate::AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -573,6 +574,15 @@ pub fn spawn_retention(state: crate::AppState) -> tokio::task::JoinHandle<()> {
             .await;
             if n > 0 {
                 tracing::info!(deleted = n, "audit log retention");
+            }
+            let n = crate::webhooks::apply_retention(
+                state.store.as_ref(),
+                state.config.webhook_delivery_retention_days,
+                Timestamp::now(),
+            )
+            .await;
+            if n > 0 {
+                tracing::info!(deleted = n, "webhook delivery retention");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

@@ -195,6 +195,10 @@ pub struct Settings {
     /// at once) [default: 1000]
     #[arg(long, env = "ORGD_WEBHOOK_POLL_MS")]
     pub webhook_poll_ms: Option<u64>,
+    /// Days a finished webhook delivery (succeeded or failed) is kept; 0 keeps them forever
+    /// [default: 30]
+    #[arg(long, env = "ORGD_WEBHOOK_DELIVERY_RETENTION_DAYS")]
+    pub webhook_delivery_retention_days: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -243,6 +247,7 @@ pub struct Config {
     pub webhook_retry_schedule: crate::webhooks::Schedule,
     pub webhook_concurrency: usize,
     pub webhook_poll_ms: u64,
+    pub webhook_delivery_retention_days: u32,
 }
 
 impl Default for Config {
@@ -360,6 +365,7 @@ impl Config {
             .map_err(|e| format!("webhook_retry_schedule: {e}"))?,
             webhook_concurrency: pick!(webhook_concurrency, 16).clamp(1, 256),
             webhook_poll_ms: pick!(webhook_poll_ms, 1000).clamp(10, 60_000),
+            webhook_delivery_retention_days: pick!(webhook_delivery_retention_days, 30),
         };
         Ok(cfg)
     }
@@ -499,6 +505,10 @@ impl fmt::Debug for Config {
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
             .field("webhook_concurrency", &self.webhook_concurrency)
             .field("webhook_poll_ms", &self.webhook_poll_ms)
+            .field(
+                "webhook_delivery_retention_days",
+                &self.webhook_delivery_retention_days,
+            )
             .finish()
     }
 }

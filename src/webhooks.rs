@@ -346,6 +346,34 @@ pub struct Attempt {
     pub retry_at: Option<Timestamp>,
 }
 
+/// Deletes the finished deliveries older than the retention period, in small batches (as the
+/// audit log's retention does); answers how many.
+pub async fn apply_retention(store: &dyn crate::store::Store, days: u32, now: Timestamp) -> u64 {
+    if days == 0 {
+        return 0;
+    }
+    let cutoff = now.plus_secs(-(days as i64) * 24 * 3600);
+    let mut total = 0;
+    loop {
+        match store
+            .purge_webhook_deliveries(cutoff, crate::audit::RETENTION_BATCH)
+            .await
+        {
+            Ok(n) => {
+                total += n;
+                if (n as i64) < crate::audit::RETENTION_BATCH {
+                    return total;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook delivery retention stopped; it runs again later");
+                return total;
+            }
+        }
+    }
+}
+
 /// Wakes this node's worker: a transaction just wrote deliveries.
 pub fn wake() {
     WAKE.notify_one();

@@ -676,6 +676,32 @@ async fn rotation_signs_with_both_secrets(app: TestApp) {
     let got = receiver.wait_for("i", WAIT, |g| !g.is_empty()).await;
     assert_eq!(got[0]["verified_with"], 0);
     assert_eq!(got[0]["organization_id"], Value::Null);
+
+    // Retention: finished deliveries older than the period go, the recent ones stay.
+    let deliveries = format!("{path}/{id}/deliveries");
+    until(&app, &deliveries, &owner.token, |b| {
+        b.as_array().unwrap().len() == 3
+            && b.as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["status"] == "succeeded")
+    })
+    .await;
+    let now = orgd::domain::Timestamp::now();
+    assert_eq!(
+        orgd::webhooks::apply_retention(app.store.as_ref(), 30, now).await,
+        0
+    );
+    let later = now.plus_secs(31 * 24 * 3600);
+    let purged = orgd::webhooks::apply_retention(app.store.as_ref(), 30, later).await;
+    assert_eq!(
+        purged, 4,
+        "three of this endpoint, one of the installation's"
+    );
+    assert_eq!(
+        app.get(&deliveries, &owner.token).await.expect(200),
+        &json!([])
+    );
 }
 
 async fn an_organizations_endpoints_end_with_it(app: TestApp) {

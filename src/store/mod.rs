@@ -546,6 +546,8 @@ pub trait Webhooks: Send + Sync + 'static {
         limit: i64,
         lease: std::time::Duration,
     ) -> StoreResult<Vec<crate::webhooks::Claimed>>;
+    /// Deletes up to `batch` finished deliveries made before `cutoff`; answers how many went.
+    async fn purge_webhook_deliveries(&self, cutoff: Timestamp, batch: i64) -> StoreResult<u64>;
     /// Records an attempt at a claimed delivery.
     async fn finish_webhook_delivery(
         &self,

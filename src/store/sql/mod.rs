@@ -467,6 +467,9 @@ impl crate::store::Webhooks for SqlStore {
     ) -> StoreResult<Vec<crate::webhooks::Claimed>> {
         webhooks::claim(self, limit, lease).await
     }
+    async fn purge_webhook_deliveries(&self, cutoff: Timestamp, batch: i64) -> StoreResult<u64> {
+        webhooks::purge(self, cutoff, batch).await
+    }
     async fn finish_webhook_delivery(
         &self,
         delivery: &crate::webhooks::Claimed,

@@ -684,3 +684,20 @@ pub(super) async fn finish(store: &SqlStore, d: &Claimed, a: &Attempt) -> StoreR
     }
     commit(tx).await
 }
+
+pub(super) async fn purge(store: &SqlStore, cutoff: Timestamp, batch: i64) -> StoreResult<u64> {
+    let mut tx = begin_write(store).await?;
+    // Delivery ids are UUIDv7 of their creation: the oldest first, by the primary key.
+    let gone = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+         WHERE id < $1 AND status <> 'pending' ORDER BY id LIMIT $2)",
+    )
+    .bind(crate::audit::first_id_at(cutoff))
+    .bind(batch)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?
+    .rows_affected();
+    commit(tx).await?;
+    Ok(gone)
+}
