@@ -125,6 +125,7 @@ pub(super) async fn insert_membership(
 ) -> StoreResult<()> {
     admit(tx, org, Addition::Member(user)).await?;
     crate::audit::target("user", user);
+    crate::audit::change("role", &None::<String>, role);
     insert_membership_row(tx, org, user, role, joined).await?;
     recount_members(tx, org).await
 }
