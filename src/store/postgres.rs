@@ -53,6 +53,9 @@ mod engine {
         pool.begin().await
     }
 
+    /// A `WITH` may write: the audit entry and its webhook match go in one statement.
+    pub(super) const WRITING_WITH: bool = true;
+
     /// The current time in milliseconds since the epoch, in SQL.
     macro_rules! now_ms {
         () => {

@@ -49,6 +49,9 @@ mod engine {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// No writing `WITH`: the audit entry and its webhook match are two statements (in-process).
+    pub(super) const WRITING_WITH: bool = false;
+
     /// The current time in milliseconds since the epoch, in SQL.
     macro_rules! now_ms {
         () => {

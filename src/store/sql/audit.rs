@@ -12,40 +12,72 @@ use crate::store::{AuditFilter, StoreResult};
 use super::tx::Tx;
 use super::{SqlStore, err};
 
-const INSERT: &str = "INSERT INTO audit_log (id, created_at, action, outcome, actor_type, \
-     actor_id, token_id, organization_id, target_type, target_id, ip, user_agent, request_id, \
-     changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+macro_rules! insert_entry {
+    () => {
+        "INSERT INTO audit_log (id, created_at, action, outcome, actor_type, \
+         actor_id, token_id, organization_id, target_type, target_id, ip, user_agent, \
+         request_id, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    };
+}
 
-fn bind<'q>(
-    q: sqlx::query::Query<'q, super::Db, <super::Db as sqlx::Database>::Arguments>,
-    e: &'q Entry,
-) -> sqlx::query::Query<'q, super::Db, <super::Db as sqlx::Database>::Arguments> {
-    q.bind(e.id)
-        .bind(e.created_at)
-        .bind(&e.action)
-        .bind(match e.outcome {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Refused => "refused",
-        })
-        .bind(e.actor.kind.as_str())
-        .bind(e.actor.id)
-        .bind(e.actor.token_id)
-        .bind(e.organization_id)
-        .bind(e.target.as_ref().map(|t| t.kind.as_str()))
-        .bind(e.target.as_ref().map(|t| t.id.as_str()))
-        .bind(e.ip.as_deref())
-        .bind(e.user_agent.as_deref())
-        .bind(e.request_id.as_deref())
-        .bind(Json(&e.changes))
+const INSERT: &str = insert_entry!();
+
+/// The entry and, in the same statement, the enabled webhook endpoints subscribed to it (its
+/// organization's and the installation's): one round trip where the engine allows a writing
+/// `WITH` (PostgreSQL).
+const INSERT_MATCHING: &str = concat!(
+    "WITH entry AS (",
+    insert_entry!(),
+    ") SELECT e.id FROM webhook_endpoints e \
+     WHERE (e.organization_id IS NULL OR e.organization_id = $8) AND e.enabled = TRUE \
+     AND EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.endpoint_id = e.id \
+     AND s.event_type IN ($3, '*'))"
+);
+
+/// Binds an entry's fields, in `insert_entry!`'s order, to a query of any kind.
+macro_rules! bind_entry {
+    ($q:expr, $e:expr) => {{
+        let e: &Entry = $e;
+        $q.bind(e.id)
+            .bind(e.created_at)
+            .bind(&e.action)
+            .bind(match e.outcome {
+                Outcome::Succeeded => "succeeded",
+                Outcome::Refused => "refused",
+            })
+            .bind(e.actor.kind.as_str())
+            .bind(e.actor.id)
+            .bind(e.actor.token_id)
+            .bind(e.organization_id)
+            .bind(e.target.as_ref().map(|t| t.kind.as_str()))
+            .bind(e.target.as_ref().map(|t| t.id.as_str()))
+            .bind(e.ip.as_deref())
+            .bind(e.user_agent.as_deref())
+            .bind(e.request_id.as_deref())
+            .bind(Json(&e.changes))
+    }};
 }
 
 /// Writes `entry` in the transaction of the change it records.
 pub(super) async fn insert(tx: &mut Tx, entry: &Entry) -> StoreResult<()> {
-    bind(sqlx::query(INSERT), entry)
+    bind_entry!(sqlx::query(INSERT), entry)
         .execute(&mut **tx)
         .await
         .map_err(err)?;
     Ok(())
+}
+
+/// Writes `entry` in the transaction of the change it records, and answers the webhook
+/// endpoints its event goes to (see `webhooks::enqueue`).
+pub(super) async fn insert_matching(tx: &mut Tx, entry: &Entry) -> StoreResult<Vec<Uuid>> {
+    if super::engine::WRITING_WITH {
+        return bind_entry!(sqlx::query_scalar(INSERT_MATCHING), entry)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(err);
+    }
+    insert(tx, entry).await?;
+    super::webhooks::matching(tx, entry).await
 }
 
 /// Writes the entry of a refused attempt (no change goes with it).

@@ -68,8 +68,8 @@ pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
     // Its webhook deliveries go into the outbox in the same transaction.
     let mut enqueued = false;
     if let Some(entry) = crate::audit::for_commit() {
-        let written = match super::audit::insert(&mut tx, &entry).await {
-            Ok(()) => super::webhooks::enqueue(&mut tx, &entry).await,
+        let written = match super::audit::insert_matching(&mut tx, &entry).await {
+            Ok(endpoints) => super::webhooks::enqueue(&mut tx, &entry, endpoints).await,
             Err(e) => Err(e),
         };
         match written {

@@ -502,11 +502,10 @@ pub(super) async fn ping(
     Ok(delivery)
 }
 
-/// Writes the deliveries of the change `entry` records, one per enabled endpoint subscribed to
-/// its action (the organization's and the installation's), in the change's transaction.
-/// Answers whether it wrote any.
-pub(super) async fn enqueue(tx: &mut Tx, entry: &crate::audit::Entry) -> StoreResult<bool> {
-    let endpoints: Vec<Uuid> = sqlx::query_scalar(
+/// The enabled endpoints subscribed to the event of `entry` (its organization's and the
+/// installation's).
+pub(super) async fn matching(tx: &mut Tx, entry: &crate::audit::Entry) -> StoreResult<Vec<Uuid>> {
+    sqlx::query_scalar(
         "SELECT e.id FROM webhook_endpoints e \
          WHERE (e.organization_id IS NULL OR e.organization_id = $1) AND e.enabled = TRUE \
          AND EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.endpoint_id = e.id \
@@ -516,7 +515,16 @@ pub(super) async fn enqueue(tx: &mut Tx, entry: &crate::audit::Entry) -> StoreRe
     .bind(&entry.action)
     .fetch_all(&mut **tx)
     .await
-    .map_err(err)?;
+    .map_err(err)
+}
+
+/// Writes the deliveries of the change `entry` records to `endpoints` (from `matching`), in the
+/// change's transaction. Answers whether it wrote any.
+pub(super) async fn enqueue(
+    tx: &mut Tx,
+    entry: &crate::audit::Entry,
+    endpoints: Vec<Uuid>,
+) -> StoreResult<bool> {
     if endpoints.is_empty() {
         return Ok(false);
     }
@@ -568,8 +576,21 @@ pub(super) async fn claim(
         previous_secret: Option<String>,
         previous_secret_expires_at: Option<Timestamp>,
     }
-    let mut tx = begin_write(store).await?;
     let now = Timestamp::now();
+    // A look without the write lock first: an idle node takes no write transaction.
+    let any: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+         AND (d.claimed_until IS NULL OR d.claimed_until <= $1) AND e.enabled = TRUE LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(err)?;
+    if any.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut tx = begin_write(store).await?;
     let due: Vec<Due> = sqlx::query_as(CLAIM)
         .bind(Timestamp(now.0 + lease.as_millis() as i64))
         .bind(now)
