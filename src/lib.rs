@@ -19,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod headers;
+pub mod http;
 pub mod mailer;
 pub mod metrics;
 pub mod ratelimit;
@@ -27,6 +28,7 @@ pub mod routes;
 pub mod seed;
 pub mod server;
 pub mod spec;
+pub mod sso;
 pub mod store;
 pub mod webhooks;
 

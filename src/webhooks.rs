@@ -9,7 +9,6 @@
 //! after a backoff with jitter, or failed once the schedule is spent (which disables an
 //! endpoint that has not succeeded since that event).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,6 @@ use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::{Rng, RngCore};
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, Semaphore};
 use url::Url;
 use uuid::Uuid;
@@ -218,51 +216,6 @@ pub fn ping_payload(id: Uuid, now: Timestamp, organization: Option<Uuid>, webhoo
     .to_string()
 }
 
-/// Whether a target may not be reached from orgd: loopback, private, link-local (cloud metadata
-/// services among them), shared, multicast, reserved and documentation ranges, in IPv4 and
-/// IPv6, and IPv4 addresses carried in IPv6 (mapped, compatible, NAT64).
-pub fn forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let s = v6.segments();
-            // NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) carry an IPv4 address.
-            if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4]) || s[0..6] == [0; 6] {
-                let v4 =
-                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-                return v6.is_unspecified() || v6.is_loopback() || forbidden_v4(v4);
-            }
-            v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local (fd00:ec2::254 among them)
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0100 && s[1..4] == [0; 3]) // discard
-        }
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local() // 169.254.0.0/16: 169.254.169.254 is the metadata service
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || a >= 240
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-}
-
 /// Checks a target URL's form: `https` (or `http` when allowed), a host, no credentials, no
 /// fragment.
 pub fn check_url(raw: &str, allow_http: bool) -> Result<Url, String> {
@@ -286,38 +239,6 @@ pub fn check_url(raw: &str, allow_http: bool) -> Result<Url, String> {
         return Err("must not have a fragment".into());
     }
     Ok(url)
-}
-
-/// The addresses `url` may be reached at: every address its host resolves to, each allowed
-/// (unless `allow_private`). Checked at registration and again before every attempt, which
-/// then connects to exactly these addresses (a name that changes its answer in between —
-/// DNS rebinding — gains nothing).
-pub async fn resolve(url: &Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
-    let port = url.port_or_known_default().ok_or("has no port")?;
-    let addrs: Vec<SocketAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
-        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-        Some(url::Host::Domain(name)) => {
-            let lookup = tokio::net::lookup_host((name, port));
-            tokio::time::timeout(Duration::from_secs(5), lookup)
-                .await
-                .map_err(|_| format!("the name {name} did not resolve in time"))?
-                .map_err(|_| format!("the name {name} does not resolve"))?
-                .collect()
-        }
-        None => return Err("must name a host".into()),
-    };
-    if addrs.is_empty() {
-        return Err("the host has no address".into());
-    }
-    if !allow_private && let Some(bad) = addrs.iter().find(|a| forbidden(a.ip())) {
-        return Err(format!(
-            "resolves to {}, a loopback, private, link-local or reserved address, which this \
-             installation does not allow as a target",
-            bad.ip()
-        ));
-    }
-    Ok(addrs)
 }
 
 /// A due delivery claimed by this node, with what sending it needs.
@@ -479,20 +400,6 @@ pub async fn deliver(state: &AppState, d: Claimed) {
 /// Sends `d` once: its status code and the start of its body.
 async fn send(state: &AppState, d: &Claimed) -> Result<(u16, String), String> {
     let url = Url::parse(&d.url).map_err(|e| format!("bad URL: {e}"))?;
-    let addrs = resolve(&url, state.config.webhooks_allow_private).await?;
-    let mut stream = None;
-    let mut last = String::new();
-    for addr in &addrs {
-        match tokio::net::TcpStream::connect(addr).await {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
-        }
-    }
-    let stream = stream.ok_or(last)?;
-    let _ = stream.set_nodelay(true);
     let timestamp = Timestamp::now().0 / 1000;
     let id = d.event_id.to_string();
     let signature = signature_header(
@@ -502,97 +409,28 @@ async fn send(state: &AppState, d: &Claimed) -> Result<(u16, String), String> {
         timestamp,
         d.payload.as_bytes(),
     );
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_owned(),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let request = hyper::Request::post(path)
-        .header(hyper::header::HOST, host)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(
-            hyper::header::USER_AGENT,
-            concat!("orgd-webhooks/", env!("CARGO_PKG_VERSION")),
-        )
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(http_body_util::Full::new(Bytes::from(d.payload.clone())))
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    if url.scheme() == "https" {
-        let name = rustls::pki_types::ServerName::try_from(url.host_str().unwrap_or_default())
-            .map_err(|e| format!("bad TLS name: {e}"))?
-            .to_owned();
-        let tls = tokio_rustls::TlsConnector::from(tls_config())
-            .connect(name, stream)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        exchange(tls, request).await
-    } else {
-        exchange(stream, request).await
-    }
-}
-
-/// One HTTP/1.1 request on `io` (no redirect is followed: a `3xx` is a failed attempt).
-async fn exchange<S>(
-    io: S,
-    request: hyper::Request<http_body_util::Full<Bytes>>,
-) -> Result<(u16, String), String>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    use http_body_util::BodyExt;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-            .await
-            .map_err(|e| format!("HTTP: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
-    let code = response.status().as_u16();
-    let mut body = response.into_body();
-    let mut kept = Vec::new();
-    while kept.len() < RESPONSE_SNIPPET {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    kept.extend_from_slice(&data);
-                }
-            }
-            _ => break,
-        }
-    }
-    conn.abort();
-    kept.truncate(RESPONSE_SNIPPET);
-    let text = String::from_utf8_lossy(&kept)
+    let answer = crate::http::send(
+        crate::http::Outgoing {
+            method: hyper::Method::POST,
+            url: &url,
+            headers: vec![
+                ("content-type", "application/json".into()),
+                ("webhook-id", id),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", signature),
+            ],
+            body: Bytes::from(d.payload.clone()),
+        },
+        state.config.webhooks_allow_private,
+        RESPONSE_SNIPPET,
+    )
+    .await?;
+    let text = String::from_utf8_lossy(&answer.body)
         .chars()
         .filter(|c| !c.is_control())
         .take(200)
         .collect::<String>();
-    Ok((code, text))
-}
-
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        Arc::new(
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("TLS 1.2 and 1.3 are supported")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-        )
-    });
-    CONFIG.clone()
+    Ok((answer.status, text))
 }
 
 #[cfg(test)]
@@ -608,34 +446,6 @@ mod tests {
             sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
-    }
-
-    #[test]
-    fn private_and_reserved_addresses_are_forbidden() {
-        for bad in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fd00:ec2::254",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-            "64:ff9b::a9fe:a9fe",
-            "::127.0.0.1",
-        ] {
-            assert!(forbidden(bad.parse().unwrap()), "{bad}");
-        }
-        for good in ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(!forbidden(good.parse().unwrap()), "{good}");
-        }
     }
 
     #[test]

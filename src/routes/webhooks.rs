@@ -108,7 +108,7 @@ async fn check_url(state: &AppState, c: &mut Checks, raw: &str) -> Option<String
         webhooks::check_url(raw, state.config.webhooks_allow_http),
     )?;
     if !state.config.webhooks_allow_private {
-        c.check("url", webhooks::resolve(&url, false).await)?;
+        c.check("url", crate::http::resolve(&url, false).await)?;
     }
     Some(url.to_string())
 }
