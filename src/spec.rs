@@ -533,7 +533,37 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
             "token",
             json!({"minLength": 1, "maxLength": 256}),
         ),
+        ("CreateWebhookRequest", "url", webhook_url()),
+        ("CreateWebhookRequest", "event_types", event_types()),
+        ("CreateWebhookRequest", "description", webhook_description()),
+        ("UpdateWebhookRequest", "url", webhook_url()),
+        ("UpdateWebhookRequest", "event_types", event_types()),
+        ("UpdateWebhookRequest", "description", webhook_description()),
     ]
+}
+
+/// A webhook target: an absolute http(s) URL with a host (https only, unless the installation
+/// allows http; a host resolving to a private address is refused unless allowed).
+fn webhook_url() -> Value {
+    json!({
+        "maxLength": crate::webhooks::MAX_URL,
+        "pattern": "^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[^\\s#]*)?$"
+    })
+}
+
+/// An endpoint's event types: from the catalogue, or `*`.
+fn event_types() -> Value {
+    let mut names: Vec<&str> = vec![crate::webhooks::EVERY];
+    names.extend(crate::webhooks::catalogue());
+    json!({
+        "minItems": 1,
+        "maxItems": crate::webhooks::MAX_EVENT_TYPES,
+        "items": {"type": "string", "enum": names}
+    })
+}
+
+fn webhook_description() -> Value {
+    json!({"maxLength": crate::routes::webhooks::DESCRIPTION_MAX, "pattern": TEXT_PATTERN})
 }
 
 /// A license key as minted (`auth::LICENSE_KEY_PREFIX` and 64 hex digits).
