@@ -18,6 +18,7 @@ use crate::domain::Timestamp;
 pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/auth/signup", "user.signed_up"),
     ("POST", "/auth/login", "session.created"),
+    ("GET", "/auth/sso/callback", "session.created"),
     ("POST", "/auth/logout", "session.revoked"),
     ("POST", "/auth/password-reset", "password_reset.requested"),
     (
@@ -168,6 +169,32 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "/organizations/{org}/deployments/{id}",
         "deployment.removed",
     ),
+    ("POST", "/organizations/{org}/domains", "domain.added"),
+    (
+        "POST",
+        "/organizations/{org}/domains/{id}/verify",
+        "domain.verified",
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/domains/{id}",
+        "domain.removed",
+    ),
+    (
+        "POST",
+        "/organizations/{org}/sso-providers",
+        "sso_provider.created",
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/sso-providers/{id}",
+        "sso_provider.updated",
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/sso-providers/{id}",
+        "sso_provider.deleted",
+    ),
     ("POST", "/organizations/{org}/webhooks", "webhook.created"),
     (
         "PATCH",
@@ -213,9 +240,17 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
 /// Routes with a method that usually changes something but that only read.
 pub const READS: &[(&str, &str)] = &[("POST", "/organizations/{org}/permissions/check")];
 
-/// Whether requests with `method` may change something (reads run without an audit context).
-pub fn changes(method: &str) -> bool {
+/// Routes that change something although their method reads: an SSO sign-in ends with the
+/// identity provider's redirect, a `GET`.
+pub const CHANGING_READS: &[(&str, &str)] = &[("GET", "/auth/sso/callback")];
+
+/// Whether a request to `path` with `method` may change something (reads run without an audit
+/// context).
+pub fn changes(method: &str, path: &str) -> bool {
     !matches!(method, "GET" | "HEAD" | "OPTIONS")
+        || CHANGING_READS
+            .iter()
+            .any(|(m, p)| *m == method && *p == path)
 }
 
 /// The action of `method` `template`, if the route changes something.
@@ -337,9 +372,10 @@ pub async fn scope<F: std::future::Future>(
     user_agent: Option<&str>,
     request_id: String,
     method: &str,
+    path: &str,
     f: F,
 ) -> F::Output {
-    if !changes(method) {
+    if !changes(method, path) {
         return f.await;
     }
     let pending = Pending {
@@ -384,6 +420,8 @@ fn default_target(template: &str, path: &str) -> Option<Target> {
         &"licenses" => "license",
         &"deployments" => "deployment",
         &"webhooks" => "webhook",
+        &"sso-providers" => "sso_provider",
+        &"domains" => "domain",
         &"deliveries" => "webhook_delivery",
         other => other,
     };

@@ -103,6 +103,8 @@ pub struct Caller {
     /// A scoped token acts only inside this organization (and on its owner's profile).
     pub scope: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
+    /// The SSO provider the session came from (or the session a token was minted from).
+    pub sso_provider_id: Option<Uuid>,
 }
 
 impl Caller {
@@ -150,6 +152,7 @@ impl Caller {
             (false, Some(grant)) => grant,
             (false, None) => return Err(not_found()),
         };
+        self.check_sso(state, row.id, &grant).await?;
         Ok(OrgAccess {
             id: row.id,
             status: row.status,
@@ -159,6 +162,48 @@ impl Caller {
             actor: self.actor(),
             organization: row.organization,
         })
+    }
+}
+
+impl Caller {
+    /// Force SSO: a member whose email domain a provider of the organization forces signs in
+    /// through that provider; a password session (or a token minted from one) gets
+    /// `403 sso_required`. Owners keep their password (the break-glass path, so that turning
+    /// it on can never lock the last owner out); superusers and service accounts are not
+    /// people of the domain.
+    async fn check_sso(
+        &self,
+        state: &AppState,
+        org: Uuid,
+        grant: &crate::authz::Grant,
+    ) -> ApiResult<()> {
+        if self.is_superuser() || self.user.is_service_account || grant.owner {
+            return Ok(());
+        }
+        let rules = state.store.sso_enforcement(org).await?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let Some(domain) = crate::sso::email_domain(&self.user.email) else {
+            return Ok(());
+        };
+        let forcing: Vec<Uuid> = rules
+            .iter()
+            .filter(|r| r.domains.contains(&domain))
+            .map(|r| r.provider_id)
+            .collect();
+        if forcing.is_empty() || self.sso_provider_id.is_some_and(|p| forcing.contains(&p)) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "sso_required",
+            format!(
+                "This organization requires {domain} accounts to sign in through its identity \
+                 provider: GET /auth/sso/{}/start",
+                forcing[0]
+            ),
+        ))
     }
 }
 
@@ -236,6 +281,7 @@ impl FromRequestParts<AppState> for Caller {
             kind: auth.kind,
             scope: auth.organization_id,
             expires_at: auth.expires_at,
+            sso_provider_id: auth.sso_provider_id,
         })
     }
 }

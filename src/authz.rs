@@ -697,6 +697,52 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/organizations/{org}/audit-log",
         read(P::OrganizationUpdate),
     ),
+    // SSO decides who signs in as whom: owners and admins.
+    (
+        "GET",
+        "/organizations/{org}/domains",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/domains",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/domains/{id}/verify",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/domains/{id}",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/sso-providers",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "POST",
+        "/organizations/{org}/sso-providers",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "GET",
+        "/organizations/{org}/sso-providers/{id}",
+        read(P::OrganizationUpdate),
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/sso-providers/{id}",
+        write(P::OrganizationUpdate),
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/sso-providers/{id}",
+        write(P::OrganizationUpdate),
+    ),
     // Webhooks carry what the audit log shows: the same permission manages them.
     (
         "GET",
@@ -810,6 +856,9 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/permissions/{key}", Access::Superuser),
     ("GET", "/plans", Access::Authenticated),
     ("GET", "/audit-log", Access::Superuser),
+    ("GET", "/auth/sso/start", Access::Public),
+    ("GET", "/auth/sso/{provider_id}/start", Access::Public),
+    ("GET", "/auth/sso/callback", Access::Public),
     ("GET", "/webhooks/event-types", Access::Authenticated),
     ("GET", "/webhooks", Access::Superuser),
     ("POST", "/webhooks", Access::Superuser),

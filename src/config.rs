@@ -199,6 +199,26 @@ pub struct Settings {
     /// [default: 30]
     #[arg(long, env = "ORGD_WEBHOOK_DELIVERY_RETENTION_DAYS")]
     pub webhook_delivery_retention_days: Option<u32>,
+    /// The URL clients reach this installation at: SSO redirect URIs are made from it
+    /// [default: http://LISTEN]
+    #[arg(long, env = "ORGD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// 32 random bytes in base64 (`openssl rand -base64 32`): seals SSO client secrets at rest.
+    /// Needed to add an SSO provider; keep it with your backups
+    #[arg(long, env = "ORGD_SSO_ENCRYPTION_KEY", hide_env_values = true)]
+    pub sso_encryption_key: Option<String>,
+    /// Where a finished SSO sign-in may send the browser (`return_to`): URLs, comma-separated; a
+    /// `return_to` must start with one of them [default: none: the callback answers JSON]
+    #[arg(long, env = "ORGD_SSO_REDIRECT_URLS", value_delimiter = ',')]
+    pub sso_redirect_urls: Option<Vec<String>>,
+    /// Identity providers and domain checks may use http and private addresses (tests and
+    /// closed networks only) [default: false]
+    #[arg(long, env = "ORGD_SSO_ALLOW_INSECURE")]
+    pub sso_allow_insecure: Option<bool>,
+    /// Where a domain's proof is fetched; `{domain}` is replaced
+    /// [default: https://{domain}/.well-known/orgd-domain-verification.txt]
+    #[arg(long, env = "ORGD_DOMAIN_VERIFICATION_URL")]
+    pub domain_verification_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -248,6 +268,11 @@ pub struct Config {
     pub webhook_concurrency: usize,
     pub webhook_poll_ms: u64,
     pub webhook_delivery_retention_days: u32,
+    pub public_url: String,
+    pub sso_encryption_key: Option<String>,
+    pub sso_redirect_urls: Vec<String>,
+    pub sso_allow_insecure: bool,
+    pub domain_verification_url: String,
 }
 
 impl Default for Config {
@@ -366,7 +391,26 @@ impl Config {
             webhook_concurrency: pick!(webhook_concurrency, 16).clamp(1, 256),
             webhook_poll_ms: pick!(webhook_poll_ms, 1000).clamp(10, 60_000),
             webhook_delivery_retention_days: pick!(webhook_delivery_retention_days, 30),
+            public_url: pick!(public_url, format!("http://{listen}"))
+                .trim_end_matches('/')
+                .to_owned(),
+            sso_encryption_key: cli
+                .sso_encryption_key
+                .clone()
+                .or(file.sso_encryption_key.clone()),
+            sso_redirect_urls: pick!(sso_redirect_urls, Vec::new()),
+            sso_allow_insecure: pick!(sso_allow_insecure, false),
+            domain_verification_url: pick!(
+                domain_verification_url,
+                "https://{domain}/.well-known/orgd-domain-verification.txt".into()
+            ),
         };
+        if let Some(key) = &cfg.sso_encryption_key {
+            crate::sso::SecretBox::from_base64(key)?;
+        }
+        if !cfg.domain_verification_url.contains("{domain}") {
+            return Err("domain_verification_url must contain {domain}".into());
+        }
         Ok(cfg)
     }
 }
@@ -509,6 +553,14 @@ impl fmt::Debug for Config {
                 "webhook_delivery_retention_days",
                 &self.webhook_delivery_retention_days,
             )
+            .field("public_url", &self.public_url)
+            .field(
+                "sso_encryption_key",
+                &self.sso_encryption_key.as_ref().map(|_| "(set)"),
+            )
+            .field("sso_redirect_urls", &self.sso_redirect_urls)
+            .field("sso_allow_insecure", &self.sso_allow_insecure)
+            .field("domain_verification_url", &self.domain_verification_url)
             .finish()
     }
 }

@@ -46,6 +46,10 @@ pub struct AppState {
     pub mailer: Option<Arc<mailer::Mailer>>,
     /// Absent when rate limiting is switched off.
     pub limits: Option<Arc<ratelimit::Limits>>,
+    /// Identity providers' documents and keys.
+    pub oidc: Arc<sso::Oidc>,
+    /// Seals SSO client secrets; absent without `sso_encryption_key`.
+    pub secrets: Option<sso::SecretBox>,
 }
 
 impl AppState {
@@ -60,6 +64,11 @@ impl AppState {
             None => None,
         };
         let limits = ratelimit::Limits::from_config(&config).map(Arc::new);
+        let secrets = match &config.sso_encryption_key {
+            Some(key) => Some(sso::SecretBox::from_base64(key)?),
+            None => None,
+        };
+        let oidc = Arc::new(sso::Oidc::new(config.sso_allow_insecure));
         store.set_licensing(Arc::new(store::Licensing {
             plans: config.plans.clone(),
             clock: domain::Clock::default(),
@@ -67,6 +76,8 @@ impl AppState {
         }));
         Ok(AppState {
             limits,
+            oidc,
+            secrets,
             store,
             config: Arc::new(config),
             passwords,
@@ -120,6 +131,7 @@ impl AppState {
         (name = "projects", description = "Projects and project members"),
         (name = "applications", description = "Applications"),
         (name = "audit", description = "The audit log: an entry for every change and every refused attempt at one"),
+        (name = "sso", description = "SSO: verified email domains, OpenID Connect providers per organization, force SSO, and signing in through a provider"),
         (name = "webhooks", description = "Webhooks: every change as an event, signed per Standard Webhooks, delivered from an outbox with retries"),
         (name = "licenses", description = "Plans and their limits, licenses, an organization's license and usage, deployments of self-hosted installations"),
         (name = "health", description = "Liveness and readiness")
@@ -246,6 +258,18 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(licensing::heartbeat))
         .routes(routes!(audit::organization_log))
         .routes(routes!(audit::installation_log))
+        .routes(routes!(sso::list_domains, sso::add_domain))
+        .routes(routes!(sso::verify_domain))
+        .routes(routes!(sso::delete_domain))
+        .routes(routes!(sso::list_providers, sso::create_provider))
+        .routes(routes!(
+            sso::get_provider,
+            sso::update_provider,
+            sso::delete_provider
+        ))
+        .routes(routes!(sso::start_discovered))
+        .routes(routes!(sso::start_provider))
+        .routes(routes!(sso::callback))
         .routes(routes!(webhooks::event_types))
         .routes(routes!(webhooks::list, webhooks::create_in_org))
         .routes(routes!(

@@ -60,7 +60,7 @@ pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next:
     );
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
-    let user_agent = crate::audit::changes(method.as_str())
+    let user_agent = crate::audit::changes(method.as_str(), &path)
         .then(|| req.headers().get(axum::http::header::USER_AGENT).cloned())
         .flatten();
     let started = Instant::now();
@@ -70,6 +70,7 @@ pub async fn layer(State(state): State<crate::AppState>, mut req: Request, next:
         user_agent.as_ref().and_then(|v| v.to_str().ok()),
         id.clone(),
         method.as_str(),
+        &path,
         async {
             let res = next.run(req).await;
             let refusal = crate::audit::refusal(res.status().as_u16(), &path);

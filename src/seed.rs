@@ -279,6 +279,7 @@ async fn session_token(store: &dyn Store, user_id: Uuid) -> Result<String, Store
     let (token, hash) = crate::auth::mint(TokenKind::Session);
     store
         .create_token(NewToken {
+            sso_provider_id: None,
             user_id,
             kind: TokenKind::Session,
             name: Some("seed".into()),

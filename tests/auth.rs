@@ -212,6 +212,7 @@ async fn bad_tokens_get_401_with_www_authenticate(app: TestApp) {
     let (expired, hash) = orgd::auth::mint(TokenKind::Pat);
     app.store
         .create_token(orgd::store::NewToken {
+            sso_provider_id: None,
             user_id: alice.id,
             kind: TokenKind::Pat,
             name: None,

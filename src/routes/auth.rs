@@ -74,6 +74,7 @@ pub async fn new_session(state: &AppState, user: User) -> ApiResult<AuthResponse
     state
         .store
         .create_token(NewToken {
+            sso_provider_id: None,
             user_id: user.id,
             kind: TokenKind::Session,
             name: None,

@@ -22,6 +22,7 @@ pub mod organizations;
 pub mod projects;
 pub mod roles;
 pub mod service_accounts;
+pub mod sso;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

@@ -91,6 +91,7 @@ pub async fn create(
         format!("{name} (initial)"),
         Some(access.id),
         None,
+        None,
     )
     .await?;
     Ok((
@@ -141,6 +142,7 @@ pub async fn create_token(
     let name = token_fields(&req.name)?;
     let (token, hash) = crate::auth::mint(TokenKind::Sa);
     let new = NewToken {
+        sso_provider_id: None,
         user_id: user,
         kind: TokenKind::Sa,
         name: Some(name),
@@ -226,6 +228,15 @@ pub async fn create_token_as_superuser(
         Some(key) => Some(caller.org(&state, key).await?.id),
         None => None,
     };
-    let created = issue(&state, user, TokenKind::Sa, name, scope, req.expires_at).await?;
+    let created = issue(
+        &state,
+        user,
+        TokenKind::Sa,
+        name,
+        scope,
+        req.expires_at,
+        None,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

@@ -42,7 +42,8 @@ pub fn token_fields(name: &str) -> ApiResult<String> {
     Ok(name.unwrap_or_default())
 }
 
-/// Mints a token of `kind` for `user` and stores its hash.
+/// Mints a token of `kind` for `user` and stores its hash. A token minted from an SSO session
+/// carries its provider (`sso_provider_id`), as force SSO asks.
 pub async fn issue(
     state: &AppState,
     user: Uuid,
@@ -50,11 +51,13 @@ pub async fn issue(
     name: String,
     organization_id: Option<Uuid>,
     expires_at: Option<Timestamp>,
+    sso_provider_id: Option<Uuid>,
 ) -> ApiResult<CreatedToken> {
     let (token, hash) = mint(kind);
     let id = state
         .store
         .create_token(NewToken {
+            sso_provider_id,
             user_id: user,
             kind,
             name: Some(name.clone()),
@@ -160,6 +163,7 @@ pub async fn create(
         name,
         organization_id,
         req.expires_at,
+        caller.sso_provider_id,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))

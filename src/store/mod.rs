@@ -57,7 +57,7 @@ pub struct PoolStats {
 
 #[async_trait]
 pub trait Store:
-    Resources + Roles + Licenses + AuditLog + Webhooks + Bulk + Send + Sync + 'static
+    Resources + Roles + Licenses + AuditLog + Webhooks + Sso + Bulk + Send + Sync + 'static
 {
     async fn ping(&self) -> StoreResult<()>;
     /// The write pool's connections now.
@@ -554,6 +554,65 @@ pub trait Webhooks: Send + Sync + 'static {
         delivery: &crate::webhooks::Claimed,
         attempt: &crate::webhooks::Attempt,
     ) -> StoreResult<()>;
+}
+
+/// SSO: an organization's domains and OpenID Connect providers, sign-ins under way, and the
+/// sign-in itself.
+#[async_trait]
+pub trait Sso: Send + Sync + 'static {
+    async fn list_domains(&self, org: Uuid) -> StoreResult<Vec<OrgDomain>>;
+    async fn domain(&self, org: Uuid, id: Uuid) -> StoreResult<Option<OrgDomain>>;
+    async fn add_domain(&self, org: Uuid, domain: String, token: String) -> StoreResult<OrgDomain>;
+    /// Marks a domain verified (`by`: `http` or `superuser`); `409` when another organization
+    /// has verified it.
+    async fn verify_domain(&self, org: Uuid, id: Uuid, by: &str) -> StoreResult<OrgDomain>;
+    /// `409` while a provider names it.
+    async fn delete_domain(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    /// The provider is checked under the organization's lock: its domains verified here, its
+    /// default role one the actor may grant (never `owner`).
+    async fn create_sso_provider(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        new: NewSsoProvider,
+    ) -> StoreResult<SsoProvider>;
+    async fn list_sso_providers(&self, org: Uuid) -> StoreResult<Vec<SsoProvider>>;
+    async fn sso_provider(&self, org: Uuid, id: Uuid) -> StoreResult<Option<SsoProvider>>;
+    async fn update_sso_provider(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        id: Uuid,
+        patch: SsoProviderPatch,
+    ) -> StoreResult<SsoProvider>;
+    async fn delete_sso_provider(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    /// A provider with its sealed secret, by id, for a sign-in.
+    async fn sso_login_provider(&self, id: Uuid) -> StoreResult<Option<(SsoProvider, Vec<u8>)>>;
+    /// The provider that signs in users of `domain` (verified by its organization).
+    async fn sso_provider_for_domain(&self, domain: &str) -> StoreResult<Option<Uuid>>;
+    /// The first provider of an organization (by id or slug).
+    async fn sso_provider_for_organization(&self, key: &OrgKey) -> StoreResult<Option<Uuid>>;
+    async fn create_sso_state(
+        &self,
+        hash: [u8; 32],
+        state: SsoState,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The state of a sign-in, once: it is deleted as it is read; an expired one is `None`.
+    async fn take_sso_state(&self, hash: [u8; 32], now: Timestamp)
+    -> StoreResult<Option<SsoState>>;
+    /// Signs in who `provider` vouches for, in one transaction: the user linked to the
+    /// identity, else the user with that email (linked now), else a new user; with just-in-time
+    /// provisioning, a membership of the provider's organization. Then a session token marked
+    /// with the provider. The email's domain must be one of the provider's verified domains.
+    async fn sso_sign_in(
+        &self,
+        provider: Uuid,
+        identity: SsoIdentity,
+        session: NewToken,
+    ) -> StoreResult<User>;
+    /// The providers forcing SSO in an organization (cached; follows every change at once).
+    async fn sso_enforcement(&self, org: Uuid) -> StoreResult<Arc<Vec<Enforcement>>>;
 }
 
 /// The audit log.

@@ -97,6 +97,8 @@ pub struct NewToken {
     pub hash: [u8; 32],
     pub organization_id: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
+    /// The SSO provider the session came from (and a token minted from such a session).
+    pub sso_provider_id: Option<Uuid>,
 }
 
 /// What a presented token resolves to.
@@ -107,6 +109,7 @@ pub struct Authenticated {
     pub organization_id: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
     pub user: std::sync::Arc<User>,
+    pub sso_provider_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -834,4 +837,108 @@ pub struct WebhookDelivery {
     pub error: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// An organization's OpenID Connect provider. Its client secret is write-only: sealed at rest
+/// and never shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SsoProvider {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// Always `oidc`.
+    #[serde(rename = "type")]
+    #[schema(example = "oidc")]
+    pub kind: String,
+    pub name: String,
+    /// The issuer; its discovery document is `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Verified domains of the organization whose users this provider signs in: home-realm
+    /// discovery, force SSO and just-in-time membership follow them.
+    pub domains: Vec<String>,
+    /// Members with an email in `domains` must sign in through this provider
+    /// (`403 sso_required` otherwise). Owners keep password access (break glass).
+    pub force_sso: bool,
+    /// A user signing in through it for the first time joins the organization as
+    /// `default_role`.
+    pub jit_provisioning: bool,
+    pub default_role: String,
+    /// Where the provider sends users back: register it with the provider.
+    pub redirect_uri: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A new provider, checked, its secret sealed.
+#[derive(Debug, Clone)]
+pub struct NewSsoProvider {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Vec<u8>,
+    pub scopes: Vec<String>,
+    pub domains: Vec<String>,
+    pub force_sso: bool,
+    pub jit_provisioning: bool,
+    pub default_role: String,
+}
+
+/// A change to a provider, checked; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct SsoProviderPatch {
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Vec<u8>>,
+    pub scopes: Option<Vec<String>>,
+    pub domains: Option<Vec<String>>,
+    pub force_sso: Option<bool>,
+    pub jit_provisioning: Option<bool>,
+    pub default_role: Option<String>,
+}
+
+/// An email domain an organization claims, and how to prove it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgDomain {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub domain: String,
+    pub verified: bool,
+    pub verified_at: Option<Timestamp>,
+    /// `http` (the well-known file was found) or `superuser`.
+    pub verified_by: Option<String>,
+    /// Serve this text at this URL, then `POST …/domains/{id}/verify`.
+    pub verification: DomainProof,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DomainProof {
+    pub url: String,
+    pub token: String,
+}
+
+/// A sign-in under way: what the callback checks.
+#[derive(Debug, Clone)]
+pub struct SsoState {
+    pub provider_id: Uuid,
+    pub nonce: String,
+    pub verifier: String,
+    pub return_to: Option<String>,
+}
+
+/// A provider forcing SSO in an organization, and the domains it forces.
+#[derive(Debug, Clone)]
+pub struct Enforcement {
+    pub provider_id: Uuid,
+    pub domains: Vec<String>,
+}
+
+/// Who a provider says signed in.
+#[derive(Debug, Clone)]
+pub struct SsoIdentity {
+    pub subject: String,
+    pub email: String,
+    pub name: Option<String>,
 }

@@ -24,6 +24,7 @@ use sqlx::Connection;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+pub mod idp;
 pub mod node;
 pub mod receiver;
 
@@ -160,9 +161,17 @@ pub fn config(database_url: String) -> Config {
         database_max_connections: 8,
         password_hash_concurrency: 2,
         plans: unlimited_plans(),
+        // SSO against the test provider on loopback (`idp.rs`).
+        public_url: idp::PUBLIC_URL.into(),
+        sso_encryption_key: Some(SSO_KEY.into()),
+        sso_allow_insecure: true,
+        sso_redirect_urls: vec!["https://app.acme.test/signed-in".into()],
         ..Config::default()
     }
 }
+
+/// The tests' `sso_encryption_key`.
+pub const SSO_KEY: &str = "b3JnZC10ZXN0cy1zc28ta2V5LTMyLWJ5dGVzLWxvbmc=";
 
 /// Plans without limits: the tests of other things add as many members, projects and tokens
 /// as their stories need. The licensing tests set the limits they check.
@@ -362,6 +371,7 @@ impl TestApp {
         let (token, hash) = orgd::auth::mint(kind);
         self.store
             .create_token(NewToken {
+                sso_provider_id: None,
                 user_id: user,
                 kind,
                 name: None,

@@ -5,6 +5,8 @@
 //   /_control/tamper   {mode}                           how the next ID tokens are spoiled:
 //                      null, "signature", "audience", "expired", "nonce", "alg_none", "hs256"
 //   /_control/rotate   {}                               a new signing key (the old one retired)
+//   /_control/domain   {domain, text}                   what GET /_domain/DOMAIN serves (a
+//                                                       domain's verification file)
 // Usage: node provider.mjs REDIRECT_URI [CLIENT_ID CLIENT_SECRET]
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -14,6 +16,7 @@ import Provider from 'oidc-provider';
 const [redirectUri, clientId = 'orgd', clientSecret = 'orgd-test-secret'] = process.argv.slice(2);
 let account = { sub: 'alice', email: 'alice@acme.test', email_verified: true };
 let tamper = null;
+const proofs = new Map();
 let generation = 0;
 
 async function signingKey() {
@@ -104,12 +107,19 @@ async function spoil(token) {
 }
 
 const server = http.createServer(async (req, res) => {
+  if (req.url.startsWith('/_domain/')) {
+    const text = proofs.get(req.url.slice('/_domain/'.length));
+    if (text === undefined) res.writeHead(404).end('no such file');
+    else res.writeHead(200, { 'content-type': 'text/plain' }).end(text);
+    return;
+  }
   if (req.url.startsWith('/_control/')) {
     let body = '';
     for await (const chunk of req) body += chunk;
     const input = body ? JSON.parse(body) : {};
     if (req.url === '/_control/account') account = { ...account, ...input };
     else if (req.url === '/_control/tamper') tamper = input.mode ?? null;
+    else if (req.url === '/_control/domain') proofs.set(input.domain, input.text);
     else if (req.url === '/_control/rotate') {
       key = await signingKey();
       build();

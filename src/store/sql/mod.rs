@@ -36,6 +36,7 @@ mod organizations;
 mod projects;
 mod roles;
 mod service_accounts;
+mod sso;
 mod tokens;
 mod tx;
 mod users;
@@ -75,6 +76,7 @@ pub(crate) struct Caches {
     member: crate::store::cache::Cache<(Uuid, Uuid), Option<Member>>,
     app_permissions:
         crate::store::cache::Cache<Option<Uuid>, std::sync::Arc<Vec<crate::store::PermissionInfo>>>,
+    sso: crate::store::cache::Cache<Uuid, std::sync::Arc<Vec<crate::store::Enforcement>>>,
 }
 
 impl Default for Caches {
@@ -90,6 +92,7 @@ impl Default for Caches {
             members: Cache::new("members", 1_000),
             member: Cache::new("member", 20_000),
             app_permissions: Cache::new("app_permissions", 10_000),
+            sso: Cache::new("sso", 20_000),
         }
     }
 }
@@ -382,6 +385,109 @@ impl SqlStore {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+#[async_trait]
+impl crate::store::Sso for SqlStore {
+    async fn list_domains(&self, org: Uuid) -> StoreResult<Vec<crate::store::OrgDomain>> {
+        sso::list_domains(self, org).await
+    }
+    async fn domain(&self, org: Uuid, id: Uuid) -> StoreResult<Option<crate::store::OrgDomain>> {
+        sso::domain(self, org, id).await
+    }
+    async fn add_domain(
+        &self,
+        org: Uuid,
+        domain: String,
+        token: String,
+    ) -> StoreResult<crate::store::OrgDomain> {
+        sso::add_domain(self, org, domain, token).await
+    }
+    async fn verify_domain(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        by: &str,
+    ) -> StoreResult<crate::store::OrgDomain> {
+        sso::verify_domain(self, org, id, by).await
+    }
+    async fn delete_domain(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        sso::delete_domain(self, org, id).await
+    }
+    async fn create_sso_provider(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        new: crate::store::NewSsoProvider,
+    ) -> StoreResult<crate::store::SsoProvider> {
+        sso::create_provider(self, org, actor, new).await
+    }
+    async fn list_sso_providers(&self, org: Uuid) -> StoreResult<Vec<crate::store::SsoProvider>> {
+        sso::list_providers(self, org).await
+    }
+    async fn sso_provider(
+        &self,
+        org: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<crate::store::SsoProvider>> {
+        sso::provider(self, org, id).await
+    }
+    async fn update_sso_provider(
+        &self,
+        org: Uuid,
+        actor: Actor,
+        id: Uuid,
+        patch: crate::store::SsoProviderPatch,
+    ) -> StoreResult<crate::store::SsoProvider> {
+        sso::update_provider(self, org, actor, id, patch).await
+    }
+    async fn delete_sso_provider(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        sso::delete_provider(self, org, id).await
+    }
+    async fn sso_login_provider(
+        &self,
+        id: Uuid,
+    ) -> StoreResult<Option<(crate::store::SsoProvider, Vec<u8>)>> {
+        sso::login_provider(self, id).await
+    }
+    async fn sso_provider_for_domain(&self, domain: &str) -> StoreResult<Option<Uuid>> {
+        sso::provider_for_domain(self, domain).await
+    }
+    async fn sso_provider_for_organization(
+        &self,
+        key: &crate::store::OrgKey,
+    ) -> StoreResult<Option<Uuid>> {
+        sso::provider_for_organization(self, key).await
+    }
+    async fn create_sso_state(
+        &self,
+        hash: [u8; 32],
+        state: crate::store::SsoState,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sso::create_state(self, hash, state, expires_at).await
+    }
+    async fn take_sso_state(
+        &self,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> StoreResult<Option<crate::store::SsoState>> {
+        sso::take_state(self, hash, now).await
+    }
+    async fn sso_sign_in(
+        &self,
+        provider: Uuid,
+        identity: crate::store::SsoIdentity,
+        session: NewToken,
+    ) -> StoreResult<User> {
+        sso::sign_in(self, provider, identity, session).await
+    }
+    async fn sso_enforcement(
+        &self,
+        org: Uuid,
+    ) -> StoreResult<std::sync::Arc<Vec<crate::store::Enforcement>>> {
+        sso::enforcement(self, org).await
     }
 }
 

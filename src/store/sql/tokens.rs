@@ -20,12 +20,14 @@ struct AuthRow {
     organization_id: Option<Uuid>,
     expires_at: Option<Timestamp>,
     last_used_at: Option<Timestamp>,
+    sso_provider_id: Option<Uuid>,
     #[sqlx(flatten)]
     user: User,
 }
 
 const AUTHENTICATE: &str = concat!(
-    "SELECT t.id AS token_id, t.kind, t.organization_id, t.expires_at, t.last_used_at, ",
+    "SELECT t.id AS token_id, t.kind, t.organization_id, t.expires_at, t.last_used_at, \
+     t.sso_provider_id, ",
     user_columns!(),
     " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
 );
@@ -37,6 +39,7 @@ impl ReadRow for AuthRow {
             kind: r.text("kind")?,
             organization_id: r.opt_uuid("organization_id")?,
             expires_at: r.opt_ts("expires_at")?,
+            sso_provider_id: r.opt_uuid("sso_provider_id")?,
             last_used_at: r.opt_ts("last_used_at")?,
             user: User::read(r)?,
         })
@@ -81,7 +84,7 @@ where
     crate::audit::target("token", id);
     sqlx::query(
         "INSERT INTO tokens (id, user_id, kind, name, token_hash, organization_id, expires_at, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         created_at, sso_provider_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(new.user_id)
@@ -91,6 +94,7 @@ where
     .bind(new.organization_id)
     .bind(new.expires_at)
     .bind(Timestamp::now())
+    .bind(new.sso_provider_id)
     .execute(db)
     .await
     .map_err(err)?;
@@ -190,6 +194,7 @@ pub(super) async fn authenticate(
         organization_id: row.organization_id,
         expires_at: row.expires_at,
         user: std::sync::Arc::new(row.user),
+        sso_provider_id: row.sso_provider_id,
     };
     let mut tags = vec![crate::store::cache::Tag::User(auth.user.id)];
     if let Some(org) = auth.organization_id {

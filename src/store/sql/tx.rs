@@ -19,6 +19,8 @@ pub(crate) struct Tx {
     touched: Vec<crate::store::cache::Tag>,
     /// The plans and clock the limits checked in this transaction follow.
     pub(super) licensing: std::sync::Arc<crate::store::Licensing>,
+    /// Whether it carries the request's audit entry (bookkeeping along the way does not).
+    audited: bool,
 }
 
 impl Tx {
@@ -57,7 +59,16 @@ pub(super) async fn begin_write(store: &SqlStore) -> StoreResult<Tx> {
         licensing: store.licensing(),
         inner,
         _writer: writer,
+        audited: true,
     })
+}
+
+/// A write transaction for bookkeeping within a request (a sign-in's single-use state): the
+/// request's audit entry goes with the change it describes, not with this.
+pub(super) async fn begin_bookkeeping(store: &SqlStore) -> StoreResult<Tx> {
+    let mut tx = begin_write(store).await?;
+    tx.audited = false;
+    Ok(tx)
 }
 
 /// Commits, and makes what the transaction touched stale in every node's caches: published in
@@ -67,7 +78,12 @@ pub(super) async fn commit(mut tx: Tx) -> StoreResult<()> {
     // The request's audit entry goes in with its change, or not at all.
     // Its webhook deliveries go into the outbox in the same transaction.
     let mut enqueued = false;
-    if let Some(entry) = crate::audit::for_commit() {
+    let entry = if tx.audited {
+        crate::audit::for_commit()
+    } else {
+        None
+    };
+    if let Some(entry) = entry {
         let written = match super::audit::insert_matching(&mut tx, &entry).await {
             Ok(endpoints) => super::webhooks::enqueue(&mut tx, &entry, endpoints).await,
             Err(e) => Err(e),

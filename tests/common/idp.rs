@@ -1,0 +1,226 @@
+//! The OpenID Provider of the tests (`tests/sso/provider.mjs`): the `oidc-provider` package from
+//! npm, on loopback. Its packages are installed once under the target directory with `npm ci`
+//! from the committed lockfile. Without Node.js and npm the tests fail: they never skip.
+//! Also a small browser: it follows the provider's redirects with its cookies.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Where orgd sends the provider's users back in the tests (`public_url`).
+pub const PUBLIC_URL: &str = "http://orgd.test";
+pub const CLIENT_ID: &str = "orgd";
+pub const CLIENT_SECRET: &str = "orgd-test-secret";
+
+static SETUP: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The provider's directory, its packages installed.
+fn installed() -> PathBuf {
+    let mut done = SETUP.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = done.as_ref() {
+        return p.clone();
+    }
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sso");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sso-provider");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["package.json", "package-lock.json", "provider.mjs"] {
+        std::fs::copy(here.join(f), dir.join(f)).unwrap();
+    }
+    let lock = std::fs::read_to_string(here.join("package-lock.json")).unwrap();
+    let stamp = dir.join("node_modules/.orgd-lock");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
+        let ok = Command::new("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
+            .current_dir(&dir)
+            .status()
+            .expect("npm is needed for the OpenID Provider of the SSO tests");
+        assert!(ok.success(), "npm ci failed for tests/sso");
+        std::fs::write(&stamp, lock).unwrap();
+    }
+    *done = Some(dir.clone());
+    dir
+}
+
+pub struct Provider {
+    child: Child,
+    pub port: u16,
+    /// Its standard output, kept open: the provider may write more to it.
+    _out: BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Provider {
+    pub fn start() -> Provider {
+        let dir = installed();
+        let mut child = Command::new("node")
+            .arg("provider.mjs")
+            .arg(format!("{PUBLIC_URL}/auth/sso/callback"))
+            .arg(CLIENT_ID)
+            .arg(CLIENT_SECRET)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the OpenID Provider (node)");
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        let port = line.trim().parse().expect("the provider prints its port");
+        Provider {
+            child,
+            port,
+            _out: out,
+        }
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where a domain's proof is served, as `domain_verification_url`.
+    pub fn proof_url(&self) -> String {
+        format!("http://127.0.0.1:{}/_domain/{{domain}}", self.port)
+    }
+
+    async fn control(&self, what: &str, body: Value) {
+        let (status, _, _) = get(
+            self.port,
+            "POST",
+            &format!("/_control/{what}"),
+            &[],
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 200, "control {what}");
+    }
+
+    /// Who signs in next.
+    pub async fn account(&self, sub: &str, email: &str, verified: bool) {
+        self.control(
+            "account",
+            json!({"sub": sub, "email": email, "email_verified": verified}),
+        )
+        .await;
+    }
+
+    /// How the next ID tokens are spoiled (`None`: not).
+    pub async fn tamper(&self, mode: Option<&str>) {
+        self.control("tamper", json!({"mode": mode})).await;
+    }
+
+    /// A new signing key.
+    pub async fn rotate(&self) {
+        self.control("rotate", json!({})).await;
+    }
+
+    /// Serves `text` as the proof of `domain`.
+    pub async fn prove(&self, domain: &str, text: &str) {
+        self.control("domain", json!({"domain": domain, "text": text}))
+            .await;
+    }
+
+    /// Follows the provider's redirects from `location` (the URL orgd sent the browser to)
+    /// until one leads back to orgd; answers that URL's path and query.
+    pub async fn sign_in(&self, location: &str) -> String {
+        let mut jar: Vec<(String, String)> = Vec::new();
+        let mut url = location.to_string();
+        for _ in 0..10 {
+            if let Some(back) = url.strip_prefix(PUBLIC_URL) {
+                return back.to_string();
+            }
+            let rest = url
+                .strip_prefix(&self.issuer())
+                .unwrap_or_else(|| panic!("a redirect outside the provider and orgd: {url}"));
+            let cookies: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let header = vec![("cookie".to_string(), cookies.join("; "))];
+            let (status, headers, body) = get(self.port, "GET", rest, &header, None).await;
+            for (k, v) in &headers {
+                if k == "set-cookie" {
+                    let pair = v.split(';').next().unwrap_or_default();
+                    if let Some((name, value)) = pair.split_once('=') {
+                        jar.retain(|(n, _)| n != name);
+                        jar.push((name.to_string(), value.to_string()));
+                    }
+                }
+            }
+            let next = headers
+                .iter()
+                .find(|(k, _)| k == "location")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| {
+                    panic!("the provider answered {status} without a redirect: {body}")
+                });
+            url = if next.starts_with('/') {
+                format!("{}{next}", self.issuer())
+            } else {
+                next
+            };
+        }
+        panic!("too many redirects");
+    }
+}
+
+/// One HTTP/1.1 request to the provider: status, headers (lowercased names) and body.
+async fn get(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<Value>,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("the provider is up");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+/// A provider shared by the tests of one binary (the policy and isolation tables).
+pub fn shared() -> &'static Mutex<Provider> {
+    static SHARED: OnceLock<Mutex<Provider>> = OnceLock::new();
+    SHARED.get_or_init(|| Mutex::new(Provider::start()))
+}
