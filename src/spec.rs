@@ -583,7 +583,58 @@ fn body_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("UpdateWebhookRequest", "url", webhook_url()),
         ("UpdateWebhookRequest", "event_types", event_types()),
         ("UpdateWebhookRequest", "description", webhook_description()),
+        ("AddDomainRequest", "domain", domain()),
+        ("CreateSsoProviderRequest", "name", org_name.clone()),
+        ("CreateSsoProviderRequest", "issuer", issuer()),
+        ("CreateSsoProviderRequest", "client_id", client_text()),
+        ("CreateSsoProviderRequest", "client_secret", client_text()),
+        ("CreateSsoProviderRequest", "scopes", scopes()),
+        ("CreateSsoProviderRequest", "domains", domains()),
+        (
+            "CreateSsoProviderRequest",
+            "default_role",
+            json!({"pattern": ROLE_KEY_PATTERN}),
+        ),
+        ("UpdateSsoProviderRequest", "name", org_name.clone()),
+        ("UpdateSsoProviderRequest", "issuer", issuer()),
+        ("UpdateSsoProviderRequest", "client_id", client_text()),
+        ("UpdateSsoProviderRequest", "client_secret", client_text()),
+        ("UpdateSsoProviderRequest", "scopes", scopes()),
+        ("UpdateSsoProviderRequest", "domains", domains()),
+        (
+            "UpdateSsoProviderRequest",
+            "default_role",
+            json!({"pattern": ROLE_KEY_PATTERN}),
+        ),
     ]
+}
+
+/// An email domain an organization claims.
+fn domain() -> Value {
+    json!({"maxLength": 253, "pattern": "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$"})
+}
+
+fn domains() -> Value {
+    json!({"maxItems": crate::routes::sso::MAX_LIST, "items": domain()})
+}
+
+/// An issuer URL: https (http only where the installation allows insecure issuers).
+fn issuer() -> Value {
+    json!({"maxLength": 2048, "pattern": "^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$"})
+}
+
+/// A client id or secret.
+fn client_text() -> Value {
+    json!({"minLength": 1, "maxLength": 512, "pattern": NAME_PATTERN})
+}
+
+fn scopes() -> Value {
+    json!({
+        "minItems": 1,
+        "maxItems": crate::routes::sso::MAX_LIST,
+        "contains": {"const": "openid"},
+        "items": {"type": "string", "pattern": "^[!#-\\[\\]-~]{1,64}$"}
+    })
 }
 
 /// A webhook target: an absolute http(s) URL with a host (https only, unless the installation

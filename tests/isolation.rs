@@ -35,6 +35,13 @@ fn body_for(schema: &str, attacker: &TestUser, license_key: &str) -> Value {
             json!({"url": "https://93.184.215.14/exfiltrate", "event_types": ["*"]})
         }
         "UpdateWebhookRequest" => json!({"url": "https://93.184.215.14/exfiltrate"}),
+        "AddDomainRequest" => json!({"domain": "evil.test"}),
+        "VerifyDomainRequest" => json!({}),
+        "CreateSsoProviderRequest" => json!({
+            "name": "Evil IdP", "issuer": "https://idp.evil.test", "client_id": "c",
+            "client_secret": "s", "domains": ["b.test"], "force_sso": true
+        }),
+        "UpdateSsoProviderRequest" => json!({"force_sso": true, "domains": []}),
         other => panic!("no isolation body for request schema {other}: add one to body_for"),
     }
 }
@@ -86,6 +93,8 @@ async fn snapshot(app: &TestApp, owner: &TestUser, org: &str, project: &str) -> 
         "license",
         "deployments",
         "webhooks",
+        "domains",
+        "sso-providers",
     ] {
         all.push(
             app.get(&format!("/organizations/{org}/{part}"), &owner.token)
@@ -138,6 +147,10 @@ fn fill(template: &str, org: &str, ids: &Ids) -> String {
         &ids.deployment
     } else if template.contains("/webhooks/{id}") {
         &ids.webhook
+    } else if template.contains("/domains/{id}") {
+        &ids.domain
+    } else if template.contains("/sso-providers/{id}") {
+        &ids.sso_provider
     } else {
         ""
     };
@@ -172,6 +185,8 @@ struct Ids {
     deployment: String,
     webhook: String,
     delivery: String,
+    domain: String,
+    sso_provider: String,
 }
 
 async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
@@ -294,6 +309,38 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         .as_str()
         .unwrap()
         .to_string();
+    let b_id: uuid::Uuid = b.parse().unwrap();
+    let domain_b = app
+        .store
+        .add_domain(b_id, "b.test".into(), "t".into())
+        .await
+        .unwrap()
+        .id;
+    app.store
+        .verify_domain(b_id, domain_b, "superuser")
+        .await
+        .unwrap();
+    let provider_b = app
+        .store
+        .create_sso_provider(
+            b_id,
+            orgd::authz::Actor::User(owner_b.id),
+            orgd::store::NewSsoProvider {
+                name: "B IdP".into(),
+                issuer: "https://idp.b.test".into(),
+                client_id: "b".into(),
+                client_secret: vec![0; 40],
+                scopes: vec!["openid".into()],
+                domains: vec!["b.test".into()],
+                force_sso: false,
+                jit_provisioning: true,
+                default_role: "member".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .id
+        .to_string();
     let delivery_b = app
         .post_empty(
             &format!("/organizations/{b}/webhooks/{webhook_b}/ping"),
@@ -317,6 +364,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         deployment: deployment_b,
         webhook: webhook_b.clone(),
         delivery: delivery_b,
+        domain: domain_b.to_string(),
+        sso_provider: provider_b,
     };
     let unknown = Ids {
         project: uuid::Uuid::now_v7().to_string(),
@@ -331,6 +380,8 @@ async fn organization_b_is_invisible_to_every_principal_of_a(app: TestApp) {
         deployment: uuid::Uuid::now_v7().to_string(),
         webhook: uuid::Uuid::now_v7().to_string(),
         delivery: uuid::Uuid::now_v7().to_string(),
+        domain: uuid::Uuid::now_v7().to_string(),
+        sso_provider: uuid::Uuid::now_v7().to_string(),
     };
     // A key nobody holds: attaching it would succeed where the caller may.
     let (free_key, _) = app.license("business", None).await;

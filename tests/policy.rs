@@ -57,6 +57,34 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("GET", "/audit-log", Need::Superuser),
     ("GET", "/organizations/{org}/audit-log", Need::Admin),
     ("GET", "/webhooks/event-types", Need::Authenticated),
+    ("GET", "/auth/sso/start", Need::Public),
+    ("GET", "/auth/sso/{provider_id}/start", Need::Public),
+    ("GET", "/auth/sso/callback", Need::Public),
+    ("GET", "/organizations/{org}/domains", Need::Admin),
+    ("POST", "/organizations/{org}/domains", Need::Admin),
+    (
+        "POST",
+        "/organizations/{org}/domains/{id}/verify",
+        Need::Admin,
+    ),
+    ("DELETE", "/organizations/{org}/domains/{id}", Need::Admin),
+    ("GET", "/organizations/{org}/sso-providers", Need::Admin),
+    ("POST", "/organizations/{org}/sso-providers", Need::Admin),
+    (
+        "GET",
+        "/organizations/{org}/sso-providers/{id}",
+        Need::Admin,
+    ),
+    (
+        "PATCH",
+        "/organizations/{org}/sso-providers/{id}",
+        Need::Admin,
+    ),
+    (
+        "DELETE",
+        "/organizations/{org}/sso-providers/{id}",
+        Need::Admin,
+    ),
     ("GET", "/webhooks", Need::Superuser),
     ("POST", "/webhooks", Need::Superuser),
     ("GET", "/webhooks/{id}", Need::Superuser),
@@ -383,6 +411,9 @@ struct Fixture {
     /// A webhook of the organization, and one finished delivery of it.
     webhook: String,
     delivery: String,
+    /// A verified domain and an SSO provider (routing no domain).
+    domain: String,
+    sso_provider: String,
 }
 
 async fn fixture(app: &TestApp, n: usize) -> Fixture {
@@ -509,7 +540,41 @@ async fn fixture(app: &TestApp, n: usize) -> Fixture {
             .await
             .unwrap();
     }
+    let org_id: uuid::Uuid = org.parse().unwrap();
+    let domain = app
+        .store
+        .add_domain(org_id, format!("fixture{n}.test"), "t".into())
+        .await
+        .unwrap()
+        .id;
+    app.store
+        .verify_domain(org_id, domain, "superuser")
+        .await
+        .unwrap();
+    let sso_provider = app
+        .store
+        .create_sso_provider(
+            org_id,
+            orgd::authz::Actor::User(owner.id),
+            orgd::store::NewSsoProvider {
+                name: "IdP".into(),
+                issuer: issuer(),
+                client_id: "orgd".into(),
+                client_secret: vec![0; 40],
+                scopes: vec!["openid".into()],
+                domains: vec![],
+                force_sso: false,
+                jit_provisioning: false,
+                default_role: "member".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .id
+        .to_string();
     Fixture {
+        domain: domain.to_string(),
+        sso_provider,
         webhook,
         delivery,
         license_key,
@@ -549,6 +614,12 @@ fn body_for(schema: &str, f: &Fixture) -> Value {
         "AttachLicenseRequest" => json!({"license_key": f.license_key}),
         "CreateWebhookRequest" => json!({"url": PUBLIC_TARGET, "event_types": ["*"]}),
         "UpdateWebhookRequest" => json!({"description": "changed"}),
+        "AddDomainRequest" => json!({"domain": "added.test"}),
+        "VerifyDomainRequest" => json!({}),
+        "CreateSsoProviderRequest" => json!({
+            "name": "Another IdP", "issuer": issuer(), "client_id": "c", "client_secret": "s"
+        }),
+        "UpdateSsoProviderRequest" => json!({"name": "Renamed"}),
         other => panic!("no body for {other}: add one"),
     }
 }
@@ -564,6 +635,10 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.deployment
     } else if path.contains("/webhooks/{id}") {
         &f.webhook
+    } else if path.contains("/domains/{id}") {
+        &f.domain
+    } else if path.contains("/sso-providers/{id}") {
+        &f.sso_provider
     } else {
         &f.invitation
     };
@@ -582,6 +657,14 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{user}", &user)
         .replace("{key}", key)
         .replace("{delivery}", &f.delivery)
+}
+
+/// The issuer of the OpenID Provider shared by this binary's tests.
+fn issuer() -> String {
+    common::idp::shared()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .issuer()
 }
 
 /// A webhook target on a public address (a literal, so no name is resolved; nothing is sent).
@@ -780,7 +863,8 @@ async fn installation_routes_follow_the_policy_table(app: TestApp) {
             .path
             .replace("{user}", sa)
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{delivery}", &uuid::Uuid::now_v7().to_string());
+            .replace("{delivery}", &uuid::Uuid::now_v7().to_string())
+            .replace("{provider_id}", &uuid::Uuid::now_v7().to_string());
         let method: Method = op.method.parse().unwrap();
         match need_of(op).expect("declared") {
             Need::Superuser => {

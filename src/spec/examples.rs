@@ -127,6 +127,19 @@ pub fn request(schema: &str) -> Option<Value> {
             "description": "Sync seats to billing"
         }),
         "UpdateWebhookRequest" => json!({"event_types": ["*"], "enabled": true}),
+        "AddDomainRequest" => json!({"domain": "acme.com"}),
+        "VerifyDomainRequest" => json!({}),
+        "CreateSsoProviderRequest" => json!({
+            "name": "Acme Okta",
+            "issuer": "https://acme.okta.com",
+            "client_id": "0oa8f4e6d3b0c9a2e7f1",
+            "client_secret": "a-client-secret-from-the-provider",
+            "domains": ["acme.com"],
+            "force_sso": false,
+            "jit_provisioning": true,
+            "default_role": "member"
+        }),
+        "UpdateSsoProviderRequest" => json!({"force_sso": true}),
         _ => return None,
     })
 }
@@ -244,6 +257,35 @@ pub fn response(schema: &str) -> Option<Value> {
             });
             d
         }
+        "SsoProvider" => json!({
+            "id": "0197b3f2-df97-74b8-bc2a-5f7d6e4a9b18",
+            "organization_id": ACME,
+            "type": "oidc",
+            "name": "Acme Okta",
+            "issuer": "https://acme.okta.com",
+            "client_id": "0oa8f4e6d3b0c9a2e7f1",
+            "scopes": ["openid", "email", "profile"],
+            "domains": ["acme.com"],
+            "force_sso": false,
+            "jit_provisioning": true,
+            "default_role": "member",
+            "redirect_uri": "https://orgd.acme.com/auth/sso/callback",
+            "created_at": CREATED,
+            "updated_at": CREATED
+        }),
+        "OrgDomain" => json!({
+            "id": "0197b3f2-e0a8-75c9-8d3b-6a8e7f5b0c29",
+            "organization_id": ACME,
+            "domain": "acme.com",
+            "verified": true,
+            "verified_at": LATER,
+            "verified_by": "http",
+            "verification": {
+                "url": "https://acme.com/.well-known/orgd-domain-verification.txt",
+                "token": "orgd-domain-verification=Jx3v9q0dQm1a7Kc2Zr8tYb4nLw6sEe5H"
+            },
+            "created_at": CREATED
+        }),
         "EventTypes" => json!({"event_types": ["member.added", "member.removed", "webhook.ping"]}),
         "RegisteredDeployment" => json!({
             "id": DEPLOYMENT,

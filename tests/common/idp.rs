@@ -56,6 +56,8 @@ pub struct Provider {
     pub port: u16,
     /// Its standard output, kept open: the provider may write more to it.
     _out: BufReader<std::process::ChildStdout>,
+    /// Its standard input: the provider exits when this closes (with the test process).
+    _in: std::process::ChildStdin,
 }
 
 impl Drop for Provider {
@@ -74,10 +76,12 @@ impl Provider {
             .arg(CLIENT_ID)
             .arg(CLIENT_SECRET)
             .current_dir(&dir)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the OpenID Provider (node)");
+        let input = child.stdin.take().unwrap();
         let mut line = String::new();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         out.read_line(&mut line).unwrap();
@@ -86,6 +90,7 @@ impl Provider {
             child,
             port,
             _out: out,
+            _in: input,
         }
     }
 

@@ -133,6 +133,11 @@ const server = http.createServer(async (req, res) => {
   provider.callback()(req, res);
 });
 
+// Ends with its parent: the test process holds this process's standard input, which closes
+// when it exits (however it exits).
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   issuer = `http://127.0.0.1:${port}`;
