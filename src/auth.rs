@@ -207,6 +207,76 @@ impl Caller {
     }
 }
 
+/// A bearer JWT of the installation's own identity provider (`external_jwt_issuer`): verified
+/// like an ID token (the issuer's keys, issuer, audience, expiry, asymmetric algorithms only),
+/// then mapped by its verified email to an orgd user, provisioned on first use. Such a token
+/// never carries superuser powers, and never acts for a service account.
+async fn external(
+    state: &AppState,
+    parts: &Parts,
+    issuer: &str,
+    audience: &str,
+    token: &str,
+) -> ApiResult<Caller> {
+    let claims = state
+        .oidc
+        .verify(issuer, audience, token)
+        .await
+        .map_err(|e| {
+            tracing::debug!(error = %e, "an external bearer token was refused");
+            ApiError::unauthenticated()
+        })?;
+    let email = claims
+        .verified_email()
+        .and_then(|e| crate::domain::validate::email(e).ok())
+        .ok_or_else(ApiError::unauthenticated)?;
+    let user = match state.store.user_by_email(&email).await? {
+        Some(u) => u,
+        None => {
+            let made = state
+                .store
+                .create_user(crate::store::NewUser {
+                    email: email.clone(),
+                    username: None,
+                    name: claims
+                        .name
+                        .as_deref()
+                        .and_then(|n| crate::domain::validate::person_name(n).ok()),
+                    password_hash: None,
+                    is_superuser: false,
+                    is_service_account: false,
+                    email_verified: true,
+                })
+                .await;
+            match made {
+                Ok(u) => u,
+                // Two first requests at once: the other made the account.
+                Err(crate::store::StoreError::Conflict(_)) => state
+                    .store
+                    .user_by_email(&email)
+                    .await?
+                    .ok_or_else(ApiError::unauthenticated)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    if !user.is_active || user.is_superuser || user.is_service_account {
+        return Err(ApiError::unauthenticated());
+    }
+    let digest = hash_token(token);
+    let token_id = Uuid::from_slice(&digest[..16]).expect("16 bytes");
+    crate::request_id::CallerSlot::record(&parts.extensions, user.id);
+    crate::audit::actor(crate::audit::ActorType::User, user.id, None);
+    Ok(Caller {
+        user: std::sync::Arc::new(user),
+        token_id,
+        kind: TokenKind::Session,
+        scope: None,
+        expires_at: None,
+        sso_provider_id: None,
+    })
+}
+
 /// A caller's standing in one organization.
 #[derive(Debug, Clone)]
 pub struct OrgAccess {
@@ -257,7 +327,14 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthenticated)?;
         let token = bearer(header).ok_or_else(ApiError::unauthenticated)?;
-        let (kind, hash) = parse_token(token).ok_or_else(ApiError::unauthenticated)?;
+        let Some((kind, hash)) = parse_token(token) else {
+            if let Some((issuer, audience)) = &state.config.external_jwt
+                && token.split('.').count() == 3
+            {
+                return external(state, parts, issuer, audience, token).await;
+            }
+            return Err(ApiError::unauthenticated());
+        };
         let auth = state
             .store
             .authenticate(hash, Timestamp::now())

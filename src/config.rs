@@ -219,6 +219,13 @@ pub struct Settings {
     /// [default: https://{domain}/.well-known/orgd-domain-verification.txt]
     #[arg(long, env = "ORGD_DOMAIN_VERIFICATION_URL")]
     pub domain_verification_url: Option<String>,
+    /// Bring your own identity provider: an issuer whose JWT access tokens orgd accepts as bearer
+    /// tokens (with `external_jwt_audience`) [default: none]
+    #[arg(long, env = "ORGD_EXTERNAL_JWT_ISSUER")]
+    pub external_jwt_issuer: Option<String>,
+    /// The audience those tokens must name
+    #[arg(long, env = "ORGD_EXTERNAL_JWT_AUDIENCE")]
+    pub external_jwt_audience: Option<String>,
 }
 
 #[derive(Clone)]
@@ -273,6 +280,8 @@ pub struct Config {
     pub sso_redirect_urls: Vec<String>,
     pub sso_allow_insecure: bool,
     pub domain_verification_url: String,
+    /// The trusted issuer and audience of external JWTs, when both are set.
+    pub external_jwt: Option<(String, String)>,
 }
 
 impl Default for Config {
@@ -404,6 +413,20 @@ impl Config {
                 domain_verification_url,
                 "https://{domain}/.well-known/orgd-domain-verification.txt".into()
             ),
+            external_jwt: match (
+                cli.external_jwt_issuer
+                    .clone()
+                    .or(file.external_jwt_issuer.clone()),
+                cli.external_jwt_audience
+                    .clone()
+                    .or(file.external_jwt_audience.clone()),
+            ) {
+                (Some(i), Some(a)) => Some((i.trim_end_matches('/').to_owned(), a)),
+                (None, None) => None,
+                _ => {
+                    return Err("external_jwt_issuer and external_jwt_audience go together".into());
+                }
+            },
         };
         if let Some(key) = &cfg.sso_encryption_key {
             crate::sso::SecretBox::from_base64(key)?;
@@ -561,6 +584,7 @@ impl fmt::Debug for Config {
             .field("sso_redirect_urls", &self.sso_redirect_urls)
             .field("sso_allow_insecure", &self.sso_allow_insecure)
             .field("domain_verification_url", &self.domain_verification_url)
+            .field("external_jwt", &self.external_jwt)
             .finish()
     }
 }

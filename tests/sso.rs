@@ -19,7 +19,12 @@ macro_rules! sso_story {
                 async fn $name() {
                     let idp = crate::common::idp::Provider::start();
                     let proof = idp.proof_url();
-                    let app = crate::common::TestApp::sqlite_with(|c| c.domain_verification_url = proof).await;
+                    let issuer = idp.issuer();
+                    let app = crate::common::TestApp::sqlite_with(|c| {
+                        c.domain_verification_url = proof;
+                        c.external_jwt = Some((issuer, "orgd-api".into()));
+                    })
+                    .await;
                     super::$name(app, idp).await;
                 }
             )*
@@ -30,7 +35,12 @@ macro_rules! sso_story {
                 async fn $name() {
                     let idp = crate::common::idp::Provider::start();
                     let proof = idp.proof_url();
-                    if let Some(app) = crate::common::TestApp::postgres_with(|c| c.domain_verification_url = proof).await {
+                    let issuer = idp.issuer();
+                    let adjust = |c: &mut orgd::config::Config| {
+                        c.domain_verification_url = proof;
+                        c.external_jwt = Some((issuer, "orgd-api".into()));
+                    };
+                    if let Some(app) = crate::common::TestApp::postgres_with(adjust).await {
                         super::$name(app, idp).await;
                     }
                 }
@@ -483,7 +493,67 @@ async fn force_sso_requires_the_provider(app: TestApp, idp: Provider) {
     app.get("/users/me", &frank_password).await.expect(200);
 }
 
+async fn the_installations_provider_signs_bearer_tokens(app: TestApp, idp: Provider) {
+    let token = idp
+        .mint(json!({"sub": "gina-sub", "email": "gina@corp.test", "aud": "orgd-api"}))
+        .await;
+    // Provisioned on first use, the same user after.
+    let me = app.get("/users/me", &token).await.expect(200).clone();
+    assert_eq!(me["email"], "gina@corp.test");
+    assert_eq!(me["email_verified"], true);
+    let again = app.get("/users/me", &token).await;
+    assert_eq!(again.expect(200)["id"], me["id"]);
+    // It acts as the user: an organization of their own.
+    let org = app
+        .post("/organizations", &token, json!({"name": "Gina's"}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(&format!("/organizations/{org}"), &token)
+        .await
+        .expect(200);
+    // An existing account is the one it maps to.
+    let owner = app.user("hal").await;
+    let hal = idp
+        .mint(json!({"sub": "hal", "email": owner.email, "aud": "orgd-api"}))
+        .await;
+    assert_eq!(
+        app.get("/users/me", &hal).await.expect(200)["id"],
+        owner.id.to_string()
+    );
+    // Refused: another audience, an expired token, an unverified email, `alg: none`, a
+    // tampered signature, a superuser's address.
+    let refused = [
+        idp.mint(json!({"sub": "g", "email": "gina@corp.test", "aud": "someone-else"})).await,
+        idp.mint(json!({"sub": "g", "email": "gina@corp.test", "aud": "orgd-api", "expires_in": -600})).await,
+        idp.mint(json!({"sub": "i", "email": "ivan@corp.test", "aud": "orgd-api", "email_verified": false})).await,
+        idp.mint(json!({"sub": "g", "email": "gina@corp.test", "aud": "orgd-api", "alg_none": true})).await,
+        {
+            let t = idp.mint(json!({"sub": "g", "email": "gina@corp.test", "aud": "orgd-api"})).await;
+            let (rest, sig) = t.rsplit_once('.').unwrap();
+            let flipped = if sig.starts_with('A') { "B" } else { "A" };
+            format!("{rest}.{flipped}{}", &sig[1..])
+        },
+        {
+            let root = app.superuser("root").await;
+            idp.mint(json!({"sub": "r", "email": root.email, "aud": "orgd-api"})).await
+        },
+    ];
+    for t in &refused {
+        app.get("/users/me", t)
+            .await
+            .expect_error(401, "unauthenticated");
+    }
+    // No account was made for the unverified address.
+    let root = app.superuser("root2").await;
+    let users = app.get("/users?q=ivan", &root.token).await;
+    assert_eq!(users.expect(200), &json!([]));
+}
+
 sso_story!(
+    the_installations_provider_signs_bearer_tokens,
     signing_in_through_the_provider,
     bad_id_tokens_are_refused,
     force_sso_requires_the_provider,

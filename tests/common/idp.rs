@@ -134,6 +134,14 @@ impl Provider {
         self.control("rotate", json!({})).await;
     }
 
+    /// A JWT access token signed by the provider's current key.
+    pub async fn mint(&self, claims: Value) -> String {
+        let (status, _, body) = get(self.port, "POST", "/_control/mint", &[], Some(claims)).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    }
+
     /// Serves `text` as the proof of `domain`.
     pub async fn prove(&self, domain: &str, text: &str) {
         self.control("domain", json!({"domain": domain, "text": text}))

@@ -5,6 +5,9 @@
 //   /_control/tamper   {mode}                           how the next ID tokens are spoiled:
 //                      null, "signature", "audience", "expired", "nonce", "alg_none", "hs256"
 //   /_control/rotate   {}                               a new signing key (the old one retired)
+//   /_control/mint     {sub, email, email_verified, aud, expires_in, alg_none}
+//                                                       a JWT access token signed by the
+//                                                       provider's key, answered as {token}
 //   /_control/domain   {domain, text}                   what GET /_domain/DOMAIN serves (a
 //                                                       domain's verification file)
 // Usage: node provider.mjs REDIRECT_URI [CLIENT_ID CLIENT_SECRET]
@@ -120,6 +123,23 @@ const server = http.createServer(async (req, res) => {
     if (req.url === '/_control/account') account = { ...account, ...input };
     else if (req.url === '/_control/tamper') tamper = input.mode ?? null;
     else if (req.url === '/_control/domain') proofs.set(input.domain, input.text);
+    else if (req.url === '/_control/mint') {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = {
+        sub: input.sub, email: input.email, email_verified: input.email_verified ?? true,
+        aud: input.aud, iss: issuer, iat: now, exp: now + (input.expires_in ?? 300),
+      };
+      let token = await new jose.SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'at+jwt' })
+        .sign(await jose.importJWK(key, 'RS256'));
+      if (input.alg_none) {
+        const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+        token = `${header}.${token.split('.')[1]}.`;
+      }
+      const body = JSON.stringify({ token });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      return;
+    }
     else if (req.url === '/_control/rotate') {
       key = await signingKey();
       build();
