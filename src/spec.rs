@@ -615,12 +615,14 @@ fn domain() -> Value {
 }
 
 fn domains() -> Value {
-    json!({"maxItems": crate::routes::sso::MAX_LIST, "items": domain()})
+    let mut item = domain();
+    item["type"] = json!("string");
+    json!({"maxItems": crate::routes::sso::MAX_LIST, "items": item})
 }
 
-/// An issuer URL: https (http only where the installation allows insecure issuers).
+/// An issuer URL: https (an installation with `sso_allow_insecure` also takes http).
 fn issuer() -> Value {
-    json!({"maxLength": 2048, "pattern": "^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$"})
+    json!({"maxLength": 2048, "pattern": "^https://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[^\\s?#]*)?$"})
 }
 
 /// A client id or secret.

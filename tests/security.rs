@@ -464,6 +464,9 @@ async fn creates_racing_an_organizations_deletion_answer_404(app: TestApp) {
         "scoped_token",
         "project_member",
         "update",
+        "webhook",
+        "domain",
+        "sso_provider",
     ];
     for kind in kinds {
         for round in 0..6 {
@@ -503,6 +506,20 @@ async fn creates_racing_an_organizations_deletion_answer_404(app: TestApp) {
                     format!("{base}/projects/{project}/members"),
                     json!({"user_id": other.id}),
                 ),
+                "webhook" => (
+                    format!("{base}/webhooks"),
+                    json!({"url": "https://93.184.215.14/hook", "event_types": ["*"]}),
+                ),
+                "domain" => (format!("{base}/domains"), json!({"domain": "doomed.test"})),
+                "sso_provider" => (
+                    format!("{base}/sso-providers"),
+                    json!({
+                        "name": "IdP",
+                        "issuer": common::idp::shared().lock().unwrap_or_else(|e| e.into_inner()).issuer(),
+                        "client_id": "c",
+                        "client_secret": "s"
+                    }),
+                ),
                 _ => (format!("{base}/projects/{project}"), json!({"name": "R"})),
             };
             let (a, b) = (app.clone(), app.clone());
@@ -532,6 +549,23 @@ async fn creates_racing_an_organizations_deletion_answer_404(app: TestApp) {
             app.get(&base, &owner.token)
                 .await
                 .expect_error(404, "not_found");
+            let org_id: uuid::Uuid = org.parse().unwrap();
+            let page = orgd::domain::paging::Page::default();
+            assert!(
+                app.store
+                    .list_webhooks(Some(org_id), &page)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(app.store.list_domains(org_id).await.unwrap().is_empty());
+            assert!(
+                app.store
+                    .list_sso_providers(org_id)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
             let tokens = app.get("/tokens", &owner.token).await;
             assert!(
                 tokens

@@ -442,6 +442,12 @@ pub async fn update_provider(
     Json(req): Json<UpdateSsoProviderRequest>,
 ) -> ApiResult<Json<SsoProvider>> {
     let id = parse_id(&id, "SSO provider")?;
+    // A provider that is not there is not found, before its issuer is fetched.
+    state
+        .store
+        .sso_provider(access.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("SSO provider"))?;
     let mut c = Checks::new();
     let name = req
         .name
