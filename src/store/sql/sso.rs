@@ -17,7 +17,8 @@ use crate::store::{
 use super::engine::Db;
 use super::tx::{Tx, actor_grant, begin_bookkeeping, begin_write, commit, lock_org, role_grant};
 use super::users::user_columns;
-use super::{SqlStore, err};
+use super::{Select, SqlStore, err};
+use crate::store::read::{Columns, DecodeError, ReadRow};
 
 macro_rules! provider_columns {
     () => {
@@ -743,23 +744,46 @@ pub(super) async fn sign_in(
     Ok(user)
 }
 
+/// A provider forcing SSO, as the read path returns it.
+struct EnforcementRow {
+    id: Uuid,
+    domains: String,
+}
+
+impl ReadRow for EnforcementRow {
+    fn read(r: &impl Columns) -> Result<Self, DecodeError> {
+        Ok(EnforcementRow {
+            id: r.uuid("id")?,
+            domains: r.text("domains")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, <Db as sqlx::Database>::Row> for EnforcementRow {
+    fn from_row(row: &'r <Db as sqlx::Database>::Row) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(EnforcementRow {
+            id: row.try_get("id")?,
+            domains: row.try_get("domains")?,
+        })
+    }
+}
+
+/// Every request under an organization asks this: on the read path (inline on SQLite,
+/// pipelined on PostgreSQL), and cached.
 pub(super) async fn enforcement(store: &SqlStore, org: Uuid) -> StoreResult<Arc<Vec<Enforcement>>> {
     if let Some(hit) = store.caches.sso.get(&org) {
         return Ok(hit);
     }
     let stamp = crate::store::cache::begin();
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, domains FROM sso_providers WHERE organization_id = $1 AND force_sso = TRUE",
-    )
-    .bind(org)
-    .fetch_all(&store.pool)
-    .await
-    .map_err(err)?;
+    let mut q = Select::new("SELECT id, domains FROM sso_providers WHERE organization_id = ");
+    q.bind(org).push(" AND force_sso = TRUE");
+    let rows: Vec<EnforcementRow> = q.fetch_all(store).await?;
     let rules = Arc::new(
         rows.into_iter()
-            .map(|(provider_id, domains)| Enforcement {
-                provider_id,
-                domains: serde_json::from_str(&domains).unwrap_or_default(),
+            .map(|r| Enforcement {
+                provider_id: r.id,
+                domains: serde_json::from_str(&r.domains).unwrap_or_default(),
             })
             .collect::<Vec<_>>(),
     );
