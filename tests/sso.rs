@@ -173,6 +173,27 @@ async fn signing_in_through_the_provider(app: TestApp, idp: Provider) {
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
         assert!(r.text.contains(field), "{}", r.text);
     }
+    // A caller who may manage providers but holds less than the default role would grant:
+    // refused, so SSO cannot hand out more than its maker has.
+    app.post(
+        &format!("/organizations/{org}/roles"),
+        &owner.token,
+        json!({"key": "sso-admin", "name": "SSO admin", "permissions": ["organization:update"]}),
+    )
+    .await
+    .expect(201);
+    let limited = app.user("limited").await;
+    app.add(&org, &owner, &limited, "sso-admin").await;
+    let r = app
+        .post(
+            &base,
+            &limited.token,
+            json!({"name": "X", "issuer": idp.issuer(), "client_id": "c", "client_secret": "s",
+                   "default_role": "member"}),
+        )
+        .await;
+    r.expect_error(403, "forbidden");
+    assert!(r.text.contains("you do not hold"), "{}", r.text);
     let p = provider(&app, &idp, &org, &owner, json!({})).await;
     assert_eq!(p["type"], "oidc");
     assert_eq!(p["redirect_uri"], "http://orgd.test/auth/sso/callback");
