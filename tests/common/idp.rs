@@ -9,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Where orgd sends the provider's users back in the tests (`public_url`).
 pub const PUBLIC_URL: &str = "http://orgd.test";
@@ -189,7 +188,6 @@ impl Provider {
     }
 }
 
-/// One HTTP/1.1 request to the provider: status, headers (lowercased names) and body.
 async fn get(
     port: u16,
     method: &str,
@@ -197,39 +195,10 @@ async fn get(
     headers: &[(String, String)],
     body: Option<Value>,
 ) -> (u16, Vec<(String, String)>, String) {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let a = super::wire::request(port, method, path, headers, body)
         .await
         .expect("the provider is up");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
+    (a.status, a.headers, a.body)
 }
 
 /// A provider shared by the tests of one binary (the policy and isolation tables).

@@ -27,6 +27,7 @@ use uuid::Uuid;
 pub mod idp;
 pub mod node;
 pub mod receiver;
+pub mod wire;
 
 pub const PASSWORD: &str = "correct horse battery";
 

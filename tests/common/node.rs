@@ -4,7 +4,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct Node {
     child: Child,
@@ -65,33 +64,11 @@ impl Node {
         token: Option<&str>,
         body: Option<Value>,
     ) -> std::io::Result<(u16, Value)> {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if !body.is_empty() {
-            req.push_str("Content-Type: application/json\r\n");
-        }
-        if let Some(t) = token {
-            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-        }
-        req.push_str("\r\n");
-        req.push_str(&body);
-        s.write_all(req.as_bytes()).await?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await?;
-        let text = String::from_utf8_lossy(&raw);
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| serde_json::from_str(b).unwrap_or_else(|_| Value::String(b.into())))
-            .unwrap_or(Value::Null);
-        Ok((status, body))
+        let headers: Vec<(String, String)> = token
+            .map(|t| vec![("Authorization".to_string(), format!("Bearer {t}"))])
+            .unwrap_or_default();
+        let a = super::wire::request(self.port, method, path, &headers, body).await?;
+        let body = serde_json::from_str(&a.body).unwrap_or(Value::String(a.body));
+        Ok((a.status, body))
     }
 }

@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static SETUP: Mutex<Option<PathBuf>> = Mutex::new(None);
 
@@ -86,21 +85,10 @@ impl Receiver {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+        super::wire::request(self.port, method, path, &[], body)
             .await
-            .expect("the receiver is up");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await.unwrap();
-        let text = String::from_utf8_lossy(&raw);
-        let (_, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-        serde_json::from_str(body).unwrap_or(Value::Null)
+            .expect("the receiver is up")
+            .json()
     }
 
     /// The secrets `name`'s deliveries are verified with (the first that verifies is recorded
