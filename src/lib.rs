@@ -16,6 +16,7 @@ pub mod auth;
 pub mod authz;
 pub mod backup;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod error;
 pub mod headers;
@@ -303,8 +304,16 @@ pub fn openapi() -> serde_json::Value {
     spec::complete(api().into_openapi())
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the API, its reference, and the web console at `/console`, which
+/// calls the API's own router.
 pub fn app(state: AppState) -> Router {
+    let api = api_app(state.clone());
+    let console = console::router(state, api.clone());
+    api.nest("/console", console)
+}
+
+/// The API and its reference, with every layer.
+fn api_app(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let (router, spec) = api().split_for_parts();
     let spec = Arc::new(spec::complete(spec));

@@ -1,0 +1,614 @@
+//! Signing in and out (with a password or SSO), signing up, accepting an invitation, and every
+//! user's own pages: their organizations, invitations, profile, password, sessions and tokens.
+
+use axum::Router;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use maud::html;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{query, seg};
+use super::ui::{self, Nav, Retry, form_error, input, s, when};
+use super::{Console, S, Submit, Visitor, VisitorSubmit, redirect, signed_out};
+
+pub fn routes() -> Router<S> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-in/sso", post(sso_start))
+        .route("/sso", get(sso_page).post(sso_finish))
+        .route("/sign-up", get(sign_up_page).post(sign_up))
+        .route("/sign-out", post(sign_out))
+        .route("/organizations", post(create_organization))
+        .route(
+            "/invitations/accept",
+            get(invitation_page).post(invitation_answer),
+        )
+        .route("/invitations/new-account", post(invitation_new_account))
+        .route("/account", get(account))
+        .route("/account/profile", post(update_profile))
+        .route("/account/password", post(change_password))
+        .route("/account/tokens", get(tokens).post(create_token))
+        .route("/account/tokens/revoke", post(revoke_token))
+}
+
+#[derive(Deserialize, Default)]
+struct Next {
+    #[serde(default)]
+    next: String,
+}
+
+// --- sign-in -----------------------------------------------------------------------------------
+
+async fn sign_in_page(v: Visitor, Query(q): Query<Next>) -> Response {
+    v.finish(sign_in_form(&v, &q.next, None))
+}
+
+fn sign_in_form(v: &Visitor, next: &str, retry: Option<&Retry>) -> Response {
+    let status = match retry {
+        Some(r) => StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST),
+        None => StatusCode::OK,
+    };
+    ui::bare(
+        status,
+        "Sign in",
+        html! {
+            (form_error(retry, "sign-in"))
+            form method="post" action="/console/sign-in" {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="_form" value="sign-in";
+                input type="hidden" name="next" value=(next);
+                div.field {
+                    label for="login" { "Email or username" }
+                    input #login name="login" type="text" autocomplete="username" required autofocus
+                        value=(ui::value(retry, "sign-in", "login"));
+                }
+                div.field {
+                    label for="password" { "Password" }
+                    input #password name="password" type="password" autocomplete="current-password" required;
+                }
+                div.actions { button type="submit" { "Sign in" } }
+            }
+            details.sso open[retry.is_some_and(|r| r.form == "sso")] {
+                summary { "Sign in with single sign-on" }
+                (form_error(retry, "sso"))
+                form method="post" action="/console/sign-in/sso" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    input type="hidden" name="_form" value="sso";
+                    div.field {
+                        label for="sso-email" { "Work email" }
+                        input #sso-email name="email" type="email" autocomplete="email" required
+                            value=(ui::value(retry, "sso", "email"));
+                    }
+                    div.actions { button.secondary type="submit" { "Continue with SSO" } }
+                }
+            }
+            p { "No account yet? " a href="/console/sign-up" { "Create one" } }
+        },
+    )
+}
+
+async fn sign_in(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let body = json!({"login": f.get("login"), "password": f.0.iter().find(|(k, _)| k == "password").map(|(_, p)| p.as_str()).unwrap_or("")});
+    match v.api.post("/auth/login", body).await {
+        Ok(session) => v.sign_in(s(&session["access_token"]), f.get("next")),
+        Err(failure) => {
+            let next = f.get("next").to_owned();
+            sign_in_form(&v, &next, Some(&Retry::new(f, failure)))
+        }
+    }
+}
+
+/// Home-realm discovery: orgd's SSO start with the console as the place to come back to.
+async fn sso_start(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let back = format!(
+        "{}/console/sso",
+        v.shared.state.config.public_url.trim_end_matches('/')
+    );
+    let path = format!(
+        "/auth/sso/start{}",
+        query(&[("email", f.get("email")), ("return_to", &back)])
+    );
+    match v.api.call(axum::http::Method::GET, &path, None).await {
+        Ok(reply) => match reply.location {
+            Some(to) => redirect(&to),
+            None => sign_in_form(&v, "", None),
+        },
+        Err(failure) => sign_in_form(&v, "", Some(&Retry::new(f, failure))),
+    }
+}
+
+/// Where SSO sends the browser back to: the session is in the fragment, which only the browser
+/// sees; the console's script posts it here.
+async fn sso_page(v: Visitor) -> Response {
+    v.finish(ui::bare(
+        StatusCode::OK,
+        "Signing you in",
+        html! {
+            form #sso-finish method="post" action="/console/sso" {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="access_token" value="";
+                p { "Finishing single sign-on…" }
+                noscript { p { "Single sign-on needs JavaScript to finish. " a href="/console/sign-in" { "Sign in with a password instead." } } }
+            }
+        },
+    ))
+}
+
+async fn sso_finish(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let token = f.get("access_token");
+    // The token must be a live session of some user before it becomes the console's.
+    match v.api.with_token(token).get("/users/me").await {
+        Ok(_) if !token.is_empty() => v.sign_in(token, "/console"),
+        _ => ui::bare_page(
+            StatusCode::UNAUTHORIZED,
+            "Single sign-on failed",
+            "The sign-in did not finish. Try again from the sign-in page.",
+        ),
+    }
+}
+
+async fn sign_up_page(v: Visitor) -> Response {
+    v.finish(sign_up_form(&v, None))
+}
+
+fn sign_up_form(v: &Visitor, retry: Option<&Retry>) -> Response {
+    let status = match retry {
+        Some(r) => StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST),
+        None => StatusCode::OK,
+    };
+    ui::bare(
+        status,
+        "Create your account",
+        html! {
+            (form_error(retry, "sign-up"))
+            form method="post" action="/console/sign-up" {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="_form" value="sign-up";
+                (input(retry, "sign-up", "name", "Name", "text", "", false, ""))
+                (input(retry, "sign-up", "email", "Email", "email", "", true, ""))
+                (input(retry, "sign-up", "username", "Username", "text", "", false, "Optional; letters, digits, - and _."))
+                div.field {
+                    label for="sign-up-password" { "Password" }
+                    input #sign-up-password name="password" type="password" autocomplete="new-password" required minlength="8";
+                }
+                div.actions { button type="submit" { "Create account" } }
+            }
+            p { "Have an account? " a href="/console/sign-in" { "Sign in" } }
+        },
+    )
+}
+
+async fn sign_up(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let mut body = json!({"email": f.get("email"), "password": raw(&f, "password")});
+    if let Some(n) = f.opt("name") {
+        body["name"] = json!(n);
+    }
+    if let Some(u) = f.opt("username") {
+        body["username"] = json!(u);
+    }
+    match v.api.post("/auth/signup", body).await {
+        Ok(session) => v.sign_in(s(&session["access_token"]), "/console"),
+        Err(failure) => sign_up_form(&v, Some(&Retry::new(f, failure))),
+    }
+}
+
+/// A field exactly as typed (passwords are not trimmed).
+fn raw<'a>(f: &'a super::Fields, name: &str) -> &'a str {
+    f.0.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+async fn sign_out(Submit { c, .. }: Submit) -> Response {
+    // The session ends on the server, not only in this browser.
+    let _ = c.api.post("/auth/logout", json!({})).await;
+    signed_out(&c.shared, "/console/sign-in")
+}
+
+// --- home --------------------------------------------------------------------------------------
+
+async fn home(c: Console) -> Response {
+    home_page(&c, None).await
+}
+
+async fn home_page(c: &Console, retry: Option<&Retry>) -> Response {
+    let orgs = match c.api.list("/organizations?limit=200").await {
+        Ok((items, _)) => items,
+        Err(f) => return c.failed(f),
+    };
+    let invitations = match c.api.list("/users/me/invitations").await {
+        Ok((items, _)) => items,
+        Err(f) => return c.failed(f),
+    };
+    let title = if c.is_superuser() {
+        "Organizations"
+    } else {
+        "Your organizations"
+    };
+    let status = retry.map_or(StatusCode::OK, |r| {
+        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
+    });
+    ui::page(
+        c,
+        status,
+        title,
+        &Nav::home(c, "/console"),
+        html! {
+            @if !invitations.is_empty() {
+                section #invitations {
+                    h2 { "Invitations for you" }
+                    ul.cards {
+                        @for i in &invitations {
+                            li.card {
+                                strong { (s(&i["organization"]["name"])) }
+                                " invites you as " em { (s(&i["role"])) }
+                                " (from " (s(&i["inviter"]["email"])) ", until " (when(&i["expires_at"])) ")."
+                                p.hint { "Open the link in the invitation email to accept or decline it." }
+                            }
+                        }
+                    }
+                }
+            }
+            @if orgs.is_empty() {
+                (ui::empty("You are not a member of any organization yet. Create one below, or accept an invitation."))
+            } @else {
+                div.table-wrap {
+                    table #organizations {
+                        thead { tr { th { "Name" } th { "Slug" } th { "Your role" } th { "Members" } th { "Plan" } th { "Status" } } }
+                        tbody {
+                            @for o in &orgs {
+                                tr {
+                                    td { a href={ "/console/orgs/" (s(&o["id"])) } { (s(&o["name"])) } }
+                                    td { code { (s(&o["slug"])) } }
+                                    td { (o["role"].as_str().unwrap_or("—")) }
+                                    td { (ui::num(&o["member_count"])) }
+                                    td { (s(&o["plan"])) }
+                                    td { (s(&o["status"])) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Create an organization" }
+                (form_error(retry, "create-org"))
+                (ui::form(c, "/console/organizations", "create-org", html! {
+                    (input(retry, "create-org", "name", "Name", "text", "", true, ""))
+                    (input(retry, "create-org", "slug", "Slug", "text", "", false, "Optional: made from the name."))
+                    div.actions { button type="submit" { "Create organization" } }
+                }))
+            }
+        },
+    )
+}
+
+async fn create_organization(Submit { c, f }: Submit) -> Response {
+    let mut body = json!({"name": f.get("name")});
+    if let Some(slug) = f.opt("slug") {
+        body["slug"] = json!(slug);
+    }
+    match c.api.post("/organizations", body).await {
+        Ok(org) => c.done(
+            &format!("/console/orgs/{}", seg(s(&org["id"]))),
+            &format!("{} was created.", s(&org["name"])),
+        ),
+        Err(failure) => home_page(&c, Some(&Retry::new(f, failure))).await,
+    }
+}
+
+// --- invitations -------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The invitation link's page: accept or decline, signed in or as a new account.
+async fn invitation_page(v: Visitor, Query(q): Query<TokenQuery>) -> Response {
+    let res = invitation_form(&v, &q.token, None);
+    v.finish(res)
+}
+
+fn invitation_form(v: &Visitor, token: &str, retry: Option<&Retry>) -> Response {
+    let here = format!("/console/invitations/accept{}", query(&[("token", token)]));
+    let status = retry.map_or(StatusCode::OK, |r| {
+        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
+    });
+    ui::bare(
+        status,
+        "You are invited",
+        html! {
+            (form_error(retry, "answer"))
+            @if v.session.is_some() {
+                p { "Accept the invitation with the account you are signed in with. Its email must be the invited address." }
+                form method="post" action="/console/invitations/accept" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    input type="hidden" name="_form" value="answer";
+                    input type="hidden" name="token" value=(token);
+                    div.actions {
+                        button type="submit" name="answer" value="accept" { "Accept invitation" }
+                        button.secondary type="submit" name="answer" value="decline" { "Decline" }
+                    }
+                }
+            } @else {
+                p { "Have an account with the invited address? " a href={ "/console/sign-in" (query(&[("next", &here)])) } { "Sign in to accept" } "." }
+                h2 { "New here? Create your account" }
+                (form_error(retry, "new-account"))
+                form method="post" action="/console/invitations/new-account" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    input type="hidden" name="_form" value="new-account";
+                    input type="hidden" name="token" value=(token);
+                    (input(retry, "new-account", "name", "Name", "text", "", false, ""))
+                    (input(retry, "new-account", "username", "Username", "text", "", false, "Optional."))
+                    div.field {
+                        label for="new-account-password" { "Password" }
+                        input #new-account-password name="password" type="password" autocomplete="new-password" required minlength="8";
+                    }
+                    div.actions { button type="submit" { "Create account and join" } }
+                }
+                form method="post" action="/console/invitations/accept" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    input type="hidden" name="_form" value="answer";
+                    input type="hidden" name="token" value=(token);
+                    div.actions { button.secondary type="submit" name="answer" value="decline" { "Decline the invitation" } }
+                }
+            }
+        },
+    )
+}
+
+/// Accepting (signed in) or declining (signed in or not).
+async fn invitation_answer(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let token = f.get("token").to_owned();
+    let api = match &v.session {
+        Some(session) => v.api.with_token(session),
+        None => v.api.clone(),
+    };
+    if f.get("answer") == "decline" {
+        return match api
+            .post("/invitations/decline", json!({"token": token}))
+            .await
+        {
+            Ok(_) => ui::bare(
+                StatusCode::OK,
+                "Invitation declined",
+                html! { p { "The invitation was declined." } p { a href="/console" { "Go to the console" } } },
+            ),
+            Err(failure) => invitation_form(&v, &token, Some(&Retry::new(f, failure))),
+        };
+    }
+    if v.session.is_none() {
+        return invitation_form(&v, &token, None);
+    }
+    match api
+        .post("/invitations/accept", json!({"token": token}))
+        .await
+    {
+        Ok(accepted) => redirect(&format!(
+            "/console/orgs/{}",
+            seg(s(&accepted["organization_id"]))
+        )),
+        Err(failure) => invitation_form(&v, &token, Some(&Retry::new(f, failure))),
+    }
+}
+
+async fn invitation_new_account(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let token = f.get("token").to_owned();
+    let mut body = json!({"token": token, "password": raw(&f, "password")});
+    if let Some(n) = f.opt("name") {
+        body["name"] = json!(n);
+    }
+    if let Some(u) = f.opt("username") {
+        body["username"] = json!(u);
+    }
+    match v.api.post("/invitations/accept", body).await {
+        Ok(accepted) => v.sign_in(
+            s(&accepted["session"]["access_token"]),
+            &format!("/console/orgs/{}", seg(s(&accepted["organization_id"]))),
+        ),
+        Err(failure) => invitation_form(&v, &token, Some(&Retry::new(f, failure))),
+    }
+}
+
+// --- account -----------------------------------------------------------------------------------
+
+async fn account(c: Console) -> Response {
+    account_page(&c, None)
+}
+
+fn account_page(c: &Console, retry: Option<&Retry>) -> Response {
+    let me = &c.me;
+    let status = retry.map_or(StatusCode::OK, |r| {
+        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
+    });
+    ui::page(
+        c,
+        status,
+        "Account",
+        &Nav::home(c, "/console/account"),
+        html! {
+            dl.facts {
+                dt { "Email" } dd { (s(&me["email"])) " " @if me["email_verified"].as_bool() == Some(true) { span.badge.ok { "verified" } } @else { span.badge { "not verified" } } }
+                dt { "Account id" } dd { code { (s(&me["id"])) } }
+                dt { "Created" } dd { (when(&me["created_at"])) }
+            }
+            section {
+                h2 { "Profile" }
+                (form_error(retry, "profile"))
+                (ui::form(c, "/console/account/profile", "profile", html! {
+                    (input(retry, "profile", "name", "Name", "text", s(&me["name"]), false, ""))
+                    (input(retry, "profile", "username", "Username", "text", s(&me["username"]), true, ""))
+                    (input(retry, "profile", "company", "Company", "text", s(&me["company"]), false, ""))
+                    (input(retry, "profile", "job_title", "Job title", "text", s(&me["job_title"]), false, ""))
+                    div.actions { button type="submit" { "Save profile" } }
+                }))
+            }
+            section {
+                h2 { "Password" }
+                (form_error(retry, "password"))
+                (ui::form(c, "/console/account/password", "password", html! {
+                    div.field {
+                        label for="current_password" { "Current password" }
+                        input #current_password name="current_password" type="password" autocomplete="current-password" required;
+                    }
+                    div.field {
+                        label for="new_password" { "New password" }
+                        input #new_password name="new_password" type="password" autocomplete="new-password" required minlength="8";
+                    }
+                    div.field.check {
+                        input #revoke_tokens name="revoke_tokens" type="checkbox";
+                        label for="revoke_tokens" { "Also end every session and revoke every personal token (you sign in again)" }
+                    }
+                    div.actions { button type="submit" { "Change password" } }
+                }))
+            }
+        },
+    )
+}
+
+async fn update_profile(Submit { c, f }: Submit) -> Response {
+    let body = json!({
+        "name": f.opt("name"),
+        "username": f.get("username"),
+        "company": f.opt("company"),
+        "job_title": f.opt("job_title"),
+    });
+    match c.api.patch("/users/me", body).await {
+        Ok(_) => c.done("/console/account", "Your profile was saved."),
+        Err(failure) => account_page(&c, Some(&Retry::new(f, failure))),
+    }
+}
+
+async fn change_password(Submit { c, f }: Submit) -> Response {
+    let revoke = f.checked("revoke_tokens");
+    let body = json!({
+        "current_password": raw(&f, "current_password"),
+        "new_password": raw(&f, "new_password"),
+        "revoke_tokens": revoke,
+    });
+    match c.api.post("/users/me/password", body).await {
+        Ok(_) if revoke => signed_out(&c.shared, "/console/sign-in"),
+        Ok(_) => c.done("/console/account", "Your password was changed."),
+        Err(failure) => account_page(&c, Some(&Retry::new(f, failure))),
+    }
+}
+
+async fn tokens(c: Console) -> Response {
+    tokens_page(&c, None).await
+}
+
+async fn tokens_page(c: &Console, retry: Option<&Retry>) -> Response {
+    let (items, _) = match c.api.list("/tokens").await {
+        Ok(r) => r,
+        Err(f) => return c.failed(f),
+    };
+    let orgs = c
+        .api
+        .list("/organizations?limit=200")
+        .await
+        .map(|r| r.0)
+        .unwrap_or_default();
+    let mut org_options = vec![(String::new(), "Every organization of mine".to_owned())];
+    org_options.extend(
+        orgs.iter()
+            .map(|o| (s(&o["id"]).to_owned(), format!("Only {}", s(&o["name"])))),
+    );
+    let status = retry.map_or(StatusCode::OK, |r| {
+        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
+    });
+    let org_name = |id: &str| {
+        orgs.iter()
+            .find(|o| s(&o["id"]) == id)
+            .map(|o| s(&o["name"]).to_owned())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    ui::page(
+        c,
+        status,
+        "Sessions and tokens",
+        &Nav::home(c, "/console/account/tokens"),
+        html! {
+            p { "Sessions are sign-ins (this browser's included); personal tokens are for scripts and act as you." }
+            @if items.is_empty() { (ui::empty("No sessions or tokens.")) } @else {
+                div.table-wrap {
+                    table #tokens {
+                        thead { tr { th { "Name" } th { "Kind" } th { "Organization" } th { "Created" } th { "Last used" } th { "Expires" } th { span.sr { "Actions" } } } }
+                        tbody {
+                            @for t in &items {
+                                tr {
+                                    td { (s(&t["name"])) }
+                                    td { (if s(&t["kind"]) == "session" { "Session" } else { "Personal token" }) }
+                                    td { @if let Some(o) = t["organization_id"].as_str() { (org_name(o)) } @else { "All" } }
+                                    td { (when(&t["created_at"])) }
+                                    td { (when(&t["last_used_at"])) }
+                                    td { (when(&t["expires_at"])) }
+                                    td { (ui::action_button(c, "/console/account/tokens/revoke", "Revoke", "danger small", &[("id", s(&t["id"])), ("name", s(&t["name"]))])) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Create a personal token" }
+                (form_error(retry, "token"))
+                (ui::form(c, "/console/account/tokens", "token", html! {
+                    (input(retry, "token", "name", "Name", "text", "", true, "What it is for, e.g. “deploy script”."))
+                    (ui::select(retry, "token", "organization", "Scope", &org_options, ""))
+                    (input(retry, "token", "expires_at", "Expires", "date", "", false, "Optional."))
+                    div.actions { button type="submit" { "Create token" } }
+                }))
+            }
+        },
+    )
+}
+
+async fn create_token(Submit { c, f }: Submit) -> Response {
+    let mut body = json!({"name": f.get("name")});
+    if let Some(o) = f.opt("organization") {
+        body["organization"] = json!(o);
+    }
+    if let Some(d) = f.opt("expires_at") {
+        body["expires_at"] = json!(format!("{d}T00:00:00Z"));
+    }
+    match c.api.post("/tokens", body).await {
+        Ok(t) => ui::secret(
+            &c,
+            &Nav::home(&c, "/console/account/tokens"),
+            "Token created",
+            &format!("The token “{}”.", s(&t["name"])),
+            s(&t["token"]),
+            "/console/account/tokens",
+        ),
+        Err(failure) => tokens_page(&c, Some(&Retry::new(f, failure))).await,
+    }
+}
+
+async fn revoke_token(Submit { c, f }: Submit) -> Response {
+    let nav = Nav::home(&c, "/console/account/tokens");
+    if !f.confirmed() {
+        return ui::confirm(
+            &c,
+            &nav,
+            "Revoke this token",
+            &[
+                format!("“{}” stops working at once, everywhere.", f.get("name")),
+                "If it is the session of this browser, you are signed out.".to_owned(),
+            ],
+            "/console/account/tokens/revoke",
+            &f,
+            "/console/account/tokens",
+        );
+    }
+    match c.api.delete(&format!("/tokens/{}", seg(f.get("id")))).await {
+        Ok(_) => c.done("/console/account/tokens", "The token was revoked."),
+        Err(failure) => c.failed(failure),
+    }
+}
