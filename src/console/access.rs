@@ -1,0 +1,9 @@
+//! (being written)
+
+use axum::Router;
+
+use super::S;
+
+pub fn routes() -> Router<S> {
+    Router::new()
+}
