@@ -8,10 +8,15 @@
 //! origin is refused before it is read. Pages run no inline script: the few behaviours that need
 //! JavaScript (copy buttons, the SSO hand-over) live in one embedded file.
 
+mod access;
 mod account;
 pub mod api;
+mod billing;
+mod events;
 mod operator;
 mod org;
+mod people;
+mod resources;
 mod ui;
 
 use std::collections::HashMap;
