@@ -34,6 +34,16 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("POST", "/invitations/accept", "invitation.accepted"),
     ("POST", "/invitations/decline", "invitation.declined"),
+    (
+        "POST",
+        "/users/me/invitations/{id}/accept",
+        "invitation.accepted",
+    ),
+    (
+        "POST",
+        "/users/me/invitations/{id}/decline",
+        "invitation.declined",
+    ),
     ("PATCH", "/users/me", "user.updated"),
     ("POST", "/users/me/password", "user.password_changed"),
     ("POST", "/users", "user.created"),

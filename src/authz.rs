@@ -835,6 +835,16 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/auth/verify-email/resend", Access::Public),
     ("POST", "/invitations/accept", Access::Public),
     ("POST", "/invitations/decline", Access::Public),
+    (
+        "POST",
+        "/users/me/invitations/{id}/accept",
+        Access::Authenticated,
+    ),
+    (
+        "POST",
+        "/users/me/invitations/{id}/decline",
+        Access::Authenticated,
+    ),
     ("POST", "/auth/logout", Access::Authenticated),
     ("GET", "/users/me", Access::Authenticated),
     ("PATCH", "/users/me", Access::Authenticated),

@@ -79,11 +79,11 @@ pub struct Settings {
     #[arg(long, env = "ORGD_INVITATION_LIFETIME_SECS")]
     pub invitation_lifetime_secs: Option<u64>,
     /// The accept link sent to invitees; `{token}` is replaced by the invitation token
-    /// [default: http://LISTEN/invitations/accept?token={token}]
+    /// [default: PUBLIC_URL/console/invitations/accept?token={token}]
     #[arg(long, env = "ORGD_INVITATION_URL")]
     pub invitation_url: Option<String>,
     /// The password-reset link sent by email; `{token}` is replaced by the reset token
-    /// [default: http://LISTEN/auth/password-reset/confirm?token={token}]
+    /// [default: PUBLIC_URL/console/password-reset/confirm?token={token}]
     #[arg(long, env = "ORGD_PASSWORD_RESET_URL")]
     pub password_reset_url: Option<String>,
     /// Adding an existing account to an organization sends it an invitation instead of adding
@@ -129,7 +129,7 @@ pub struct Settings {
     #[arg(long, env = "ORGD_REQUIRE_VERIFIED_EMAIL")]
     pub require_verified_email: Option<bool>,
     /// The verification link sent by email; `{token}` is replaced by the token
-    /// [default: http://LISTEN/auth/verify-email?token={token}]
+    /// [default: PUBLIC_URL/console/verify-email?token={token}]
     #[arg(long, env = "ORGD_EMAIL_VERIFICATION_URL")]
     pub email_verification_url: Option<String>,
     /// Serve `GET /metrics` on this address only, instead of on `listen` [default: on `listen`]
@@ -322,23 +322,27 @@ impl Config {
             ));
         }
         let listen = pick!(listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = pick!(public_url, format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        // The links in emails open the console's pages, which post the token to the API.
         let invitation_url = pick!(
             invitation_url,
-            format!("http://{listen}/invitations/accept?token={{token}}")
+            format!("{public_url}/console/invitations/accept?token={{token}}")
         );
         if !invitation_url.contains("{token}") {
             return Err("invitation_url must contain {token}".into());
         }
         let password_reset_url = pick!(
             password_reset_url,
-            format!("http://{listen}/auth/password-reset/confirm?token={{token}}")
+            format!("{public_url}/console/password-reset/confirm?token={{token}}")
         );
         if !password_reset_url.contains("{token}") {
             return Err("password_reset_url must contain {token}".into());
         }
         let email_verification_url = pick!(
             email_verification_url,
-            format!("http://{listen}/auth/verify-email?token={{token}}")
+            format!("{public_url}/console/verify-email?token={{token}}")
         );
         if !email_verification_url.contains("{token}") {
             return Err("email_verification_url must contain {token}".into());
@@ -400,14 +404,17 @@ impl Config {
             webhook_concurrency: pick!(webhook_concurrency, 16).clamp(1, 256),
             webhook_poll_ms: pick!(webhook_poll_ms, 1000).clamp(10, 60_000),
             webhook_delivery_retention_days: pick!(webhook_delivery_retention_days, 30),
-            public_url: pick!(public_url, format!("http://{listen}"))
-                .trim_end_matches('/')
-                .to_owned(),
+            public_url: public_url.clone(),
             sso_encryption_key: cli
                 .sso_encryption_key
                 .clone()
                 .or(file.sso_encryption_key.clone()),
-            sso_redirect_urls: pick!(sso_redirect_urls, Vec::new()),
+            // The console's own SSO hand-over is always a place to come back to.
+            sso_redirect_urls: {
+                let mut urls = pick!(sso_redirect_urls, Vec::new());
+                urls.push(format!("{public_url}/console/sso"));
+                urls
+            },
             sso_allow_insecure: pick!(sso_allow_insecure, false),
             domain_verification_url: pick!(
                 domain_verification_url,

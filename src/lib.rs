@@ -217,6 +217,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(invitations::mine))
         .routes(routes!(invitations::accept))
         .routes(routes!(invitations::decline))
+        .routes(routes!(invitations::accept_mine))
+        .routes(routes!(invitations::decline_mine))
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(projects::list_members, projects::add_member))

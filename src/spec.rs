@@ -139,6 +139,16 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ),
     ("post", "/invitations/accept", "acceptInvitation"),
     ("post", "/invitations/decline", "declineInvitation"),
+    (
+        "post",
+        "/users/me/invitations/{id}/accept",
+        "acceptMyInvitation",
+    ),
+    (
+        "post",
+        "/users/me/invitations/{id}/decline",
+        "declineMyInvitation",
+    ),
     ("get", "/organizations/{org}/projects", "listProjects"),
     ("post", "/organizations/{org}/projects", "createProject"),
     ("get", "/organizations/{org}/projects/{id}", "getProject"),

@@ -482,7 +482,113 @@ async fn an_unreachable_mail_server_loses_no_invitation(app: TestApp) {
     let _ = PASSWORD;
 }
 
+/// The invitee answers from their own list, without the link: only with a verified address that
+/// is the invited one, and a personal session.
+async fn invitees_answer_from_their_own_list(app: TestApp) {
+    let owner = app.user("owner").await;
+    let bob = app.user("bob").await;
+    let eve = app.user("eve").await;
+    let org = app.org(&owner, "Acme").await;
+    let inv = invite(&app, &org, &owner.token, "bob@example.com", "admin").await;
+    let id = inv.expect(201)["id"].as_str().unwrap().to_string();
+    let accept = format!("/users/me/invitations/{id}/accept");
+
+    // Another user, even one who knows the id, is told there is no such invitation.
+    app.post(&accept, &eve.token, json!({}))
+        .await
+        .expect_error(404, "not_found");
+    app.post(
+        "/users/me/invitations/not-an-id/accept",
+        &bob.token,
+        json!({}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    // A token scoped to an organization (here one of Bob's own) answers nothing.
+    let own = app.org(&bob, "Bob's").await;
+    let scoped = app
+        .token_for(
+            bob.id,
+            orgd::store::TokenKind::Pat,
+            Some(own.parse().unwrap()),
+        )
+        .await;
+    app.post(&accept, &scoped, json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    // An unverified address proves nothing: the link is needed then.
+    let su = app.superuser("root").await;
+    app.patch(
+        &format!("/users/{}", bob.id),
+        &su.token,
+        json!({"email_verified": false}),
+    )
+    .await
+    .expect(200);
+    app.post(&accept, &bob.token, json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    assert_eq!(
+        app.get(&format!("/organizations/{org}"), &owner.token)
+            .await
+            .expect(200)["member_count"],
+        1
+    );
+    app.patch(
+        &format!("/users/{}", bob.id),
+        &su.token,
+        json!({"email_verified": true}),
+    )
+    .await
+    .expect(200);
+
+    let accepted = app.post(&accept, &bob.token, json!({})).await;
+    assert_eq!(accepted.expect(200)["member"]["role"], "admin");
+    assert!(accepted.body["session"].is_null());
+    app.get(
+        &format!("/organizations/{org}/members/{}", bob.id),
+        &owner.token,
+    )
+    .await
+    .expect(200);
+    // Once.
+    app.post(&accept, &bob.token, json!({}))
+        .await
+        .expect_error(404, "not_found");
+
+    // Declining: the invitation is declined and its link dead.
+    let inv = invite(&app, &org, &owner.token, "eve@example.com", "member").await;
+    let inv = inv.expect(201).clone();
+    app.post(
+        &format!(
+            "/users/me/invitations/{}/decline",
+            inv["id"].as_str().unwrap()
+        ),
+        &eve.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        "/invitations/accept",
+        &eve.token,
+        json!({"token": inv["token"]}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    assert_eq!(
+        app.get("/users/me/invitations", &eve.token)
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
 on_both_engines!(
+    invitees_answer_from_their_own_list,
     lifecycle_in_development_mode,
     accepting_needs_the_invited_email,
     accepting_creates_the_account_of_a_new_invitee,

@@ -39,6 +39,16 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("PATCH", "/users/me", Need::Authenticated),
     ("POST", "/users/me/password", Need::Authenticated),
     ("GET", "/users/me/invitations", Need::Authenticated),
+    (
+        "POST",
+        "/users/me/invitations/{id}/accept",
+        Need::Authenticated,
+    ),
+    (
+        "POST",
+        "/users/me/invitations/{id}/decline",
+        Need::Authenticated,
+    ),
     ("GET", "/tokens", Need::Authenticated),
     ("POST", "/tokens", Need::Authenticated),
     ("DELETE", "/tokens/{id}", Need::Authenticated),

@@ -42,7 +42,7 @@ async fn the_signup_link_verifies_the_address_once(app: TestApp) {
     assert!(mail.contains("vera@example.com"), "{mail}");
     let plain = mail.replace("=\n", "").replace("=3D", "=");
     assert!(
-        plain.contains("/auth/verify-email?token=orgd_vfy_"),
+        plain.contains("/console/verify-email?token=orgd_vfy_"),
         "{mail}"
     );
     let token = token_in(&mail);

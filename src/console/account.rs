@@ -2,7 +2,7 @@
 //! user's own pages: their organizations, invitations, profile, password, sessions and tokens.
 
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -22,12 +22,20 @@ pub fn routes() -> Router<S> {
         .route("/sso", get(sso_page).post(sso_finish))
         .route("/sign-up", get(sign_up_page).post(sign_up))
         .route("/sign-out", post(sign_out))
+        .route("/password-reset", get(reset_page).post(reset_request))
+        .route(
+            "/password-reset/confirm",
+            get(reset_confirm_page).post(reset_confirm),
+        )
+        .route("/verify-email", get(verify_page).post(verify_email))
         .route("/organizations", post(create_organization))
         .route(
             "/invitations/accept",
             get(invitation_page).post(invitation_answer),
         )
         .route("/invitations/new-account", post(invitation_new_account))
+        .route("/invitations/{id}/accept", post(accept_mine))
+        .route("/invitations/{id}/decline", post(decline_mine))
         .route("/account", get(account))
         .route("/account/profile", post(update_profile))
         .route("/account/password", post(change_password))
@@ -86,6 +94,7 @@ fn sign_in_form(v: &Visitor, next: &str, retry: Option<&Retry>) -> Response {
                     div.actions { button.secondary type="submit" { "Continue with SSO" } }
                 }
             }
+            p { a href="/console/password-reset" { "Forgot your password?" } }
             p { "No account yet? " a href="/console/sign-up" { "Create one" } }
         },
     )
@@ -196,6 +205,136 @@ async fn sign_up(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
     }
 }
 
+// --- password reset and email verification (the links in orgd's emails open these) ----------
+
+fn status_of(retry: Option<&Retry>) -> StatusCode {
+    retry.map_or(StatusCode::OK, |r| {
+        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
+    })
+}
+
+async fn reset_page(v: Visitor) -> Response {
+    v.finish(reset_form(&v, None))
+}
+
+fn reset_form(v: &Visitor, retry: Option<&Retry>) -> Response {
+    ui::bare(
+        status_of(retry),
+        "Reset your password",
+        html! {
+            (form_error(retry, "reset"))
+            p { "Give your account's email address: a link to choose a new password is sent there." }
+            form method="post" action="/console/password-reset" {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="_form" value="reset";
+                (input(retry, "reset", "email", "Email", "email", "", true, ""))
+                div.actions { button type="submit" { "Send the link" } }
+            }
+            p { a href="/console/sign-in" { "Back to sign-in" } }
+        },
+    )
+}
+
+async fn reset_request(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    match v
+        .api
+        .post("/auth/password-reset", json!({"email": f.get("email")}))
+        .await
+    {
+        Ok(_) => ui::bare(
+            StatusCode::OK,
+            "Check your email",
+            html! {
+                p { "If an account has the address " strong { (f.get("email")) } ", a link to choose a new password is on its way. It works once." }
+                p { a href="/console/sign-in" { "Back to sign-in" } }
+            },
+        ),
+        Err(failure) => reset_form(&v, Some(&Retry::new(f, failure))),
+    }
+}
+
+async fn reset_confirm_page(v: Visitor, Query(q): Query<TokenQuery>) -> Response {
+    let res = reset_confirm_form(&v, &q.token, None);
+    v.finish(res)
+}
+
+fn reset_confirm_form(v: &Visitor, token: &str, retry: Option<&Retry>) -> Response {
+    ui::bare(
+        status_of(retry),
+        "Choose a new password",
+        html! {
+            (form_error(retry, "reset-confirm"))
+            form method="post" action="/console/password-reset/confirm" {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="_form" value="reset-confirm";
+                input type="hidden" name="token" value=(token);
+                div.field {
+                    label for="reset-password" { "New password" }
+                    input #reset-password name="password" type="password" autocomplete="new-password" required minlength="8";
+                }
+                div.field.check {
+                    input #reset-revoke name="revoke_tokens" type="checkbox" checked;
+                    label for="reset-revoke" { "Sign out everywhere else and revoke my personal tokens" }
+                }
+                div.actions { button type="submit" { "Set password and sign in" } }
+            }
+        },
+    )
+}
+
+async fn reset_confirm(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let token = f.get("token").to_owned();
+    let body = json!({
+        "token": token,
+        "password": raw(&f, "password"),
+        "revoke_tokens": f.checked("revoke_tokens"),
+    });
+    match v.api.post("/auth/password-reset/confirm", body).await {
+        Ok(session) => v.sign_in(s(&session["access_token"]), "/console"),
+        Err(failure) => reset_confirm_form(&v, &token, Some(&Retry::new(f, failure))),
+    }
+}
+
+async fn verify_page(v: Visitor, Query(q): Query<TokenQuery>) -> Response {
+    let res = verify_form(&v, &q.token, None);
+    v.finish(res)
+}
+
+fn verify_form(v: &Visitor, token: &str, retry: Option<&Retry>) -> Response {
+    ui::bare(
+        status_of(retry),
+        "Verify your email address",
+        html! {
+            (form_error(retry, "verify"))
+            form method="post" action="/console/verify-email" {
+                input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="_form" value="verify";
+                input type="hidden" name="token" value=(token);
+                div.actions { button type="submit" { "Verify my email address" } }
+            }
+        },
+    )
+}
+
+async fn verify_email(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    let token = f.get("token").to_owned();
+    match v
+        .api
+        .post("/auth/verify-email", json!({"token": token}))
+        .await
+    {
+        Ok(user) => ui::bare(
+            StatusCode::OK,
+            "Email verified",
+            html! {
+                p { (s(&user["email"])) " is verified." }
+                p { a.button href="/console" { "Go to the console" } }
+            },
+        ),
+        Err(failure) => verify_form(&v, &token, Some(&Retry::new(f, failure))),
+    }
+}
+
 /// A field exactly as typed (passwords are not trimmed).
 fn raw<'a>(f: &'a super::Fields, name: &str) -> &'a str {
     f.0.iter()
@@ -242,13 +381,17 @@ async fn home_page(c: &Console, retry: Option<&Retry>) -> Response {
             @if !invitations.is_empty() {
                 section #invitations {
                     h2 { "Invitations for you" }
+                    (form_error(retry, "my-invitation"))
                     ul.cards {
                         @for i in &invitations {
                             li.card {
                                 strong { (s(&i["organization"]["name"])) }
                                 " invites you as " em { (s(&i["role"])) }
                                 " (from " (s(&i["inviter"]["email"])) ", until " (when(&i["expires_at"])) ")."
-                                p.hint { "Open the link in the invitation email to accept or decline it." }
+                                div.actions {
+                                    (ui::action_button(c, &format!("/console/invitations/{}/accept", seg(s(&i["id"]))), "Accept", "small", &[("_form", "my-invitation")]))
+                                    (ui::action_button(c, &format!("/console/invitations/{}/decline", seg(s(&i["id"]))), "Decline", "small secondary", &[("_form", "my-invitation"), ("organization", s(&i["organization"]["name"]))]))
+                                }
                             }
                         }
                     }
@@ -414,6 +557,52 @@ async fn invitation_new_account(VisitorSubmit { v, f }: VisitorSubmit) -> Respon
             &format!("/console/orgs/{}", seg(s(&accepted["organization_id"]))),
         ),
         Err(failure) => invitation_form(&v, &token, Some(&Retry::new(f, failure))),
+    }
+}
+
+/// Accepting one's own invitation from the list (the API asks for a verified email).
+async fn accept_mine(Path(id): Path<String>, Submit { c, f }: Submit) -> Response {
+    match c
+        .api
+        .post(
+            &format!("/users/me/invitations/{}/accept", seg(&id)),
+            json!({}),
+        )
+        .await
+    {
+        Ok(accepted) => c.done(
+            &format!("/console/orgs/{}", seg(s(&accepted["organization_id"]))),
+            "You joined the organization.",
+        ),
+        Err(failure) => home_page(&c, Some(&Retry::new(f, failure))).await,
+    }
+}
+
+async fn decline_mine(Path(id): Path<String>, Submit { c, f }: Submit) -> Response {
+    if !f.confirmed() {
+        return ui::confirm(
+            &c,
+            &Nav::home(&c, "/console"),
+            "Decline invitation",
+            &[
+                format!("You will not join {}.", f.get("organization")),
+                "The invitation cannot be accepted afterwards; someone would have to invite you again.".to_owned(),
+            ],
+            &format!("/console/invitations/{}/decline", seg(&id)),
+            &f,
+            "/console",
+        );
+    }
+    match c
+        .api
+        .post(
+            &format!("/users/me/invitations/{}/decline", seg(&id)),
+            json!({}),
+        )
+        .await
+    {
+        Ok(_) => c.done("/console", "The invitation was declined."),
+        Err(failure) => home_page(&c, Some(&Retry::new(f, failure))).await,
     }
 }
 

@@ -347,3 +347,85 @@ pub async fn decline(
         .await?;
     Ok(ok())
 }
+
+/// The invitation `id` addressed to the signed-in caller, who answers it without the link: only
+/// with a personal session and a verified email, since the link is what proves the address
+/// otherwise.
+async fn own_invitation(state: &AppState, caller: &Caller, id: uuid::Uuid) -> ApiResult<[u8; 32]> {
+    if caller.scope.is_some() || caller.user.is_service_account {
+        return Err(ApiError::forbidden(
+            "Answer invitations with a personal session",
+        ));
+    }
+    if !caller.user.email_verified {
+        return Err(ApiError::forbidden(
+            "Verify your email address first, or use the link from the invitation email",
+        ));
+    }
+    let mine = state
+        .store
+        .invitations_for_email(&caller.user.email)
+        .await?
+        .into_iter()
+        .any(|i| i.id == id);
+    if !mine {
+        return Err(ApiError::not_found("Invitation"));
+    }
+    state
+        .store
+        .invitation_hash(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Invitation"))
+}
+
+/// Accept one of one's own pending invitations (from `GET /users/me/invitations`) without its
+/// link. The caller's email must be verified and be the invited address.
+#[utoipa::path(post, path = "/users/me/invitations/{id}/accept", tag = "invitations",
+    params(("id" = String, Path, description = "Invitation id")),
+    responses((status = 200, body = AcceptedInvitation), (status = 401, body = ErrorBody),
+        (status = 403, description = "Email not verified, or not a personal session", body = ErrorBody),
+        (status = 404, description = "No pending invitation to the caller with this id", body = ErrorBody),
+        (status = 409, description = "No longer pending", body = ErrorBody)))]
+pub async fn accept_mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AcceptedInvitation>> {
+    let id = parse_id(&id, "Invitation")?;
+    let hash = own_invitation(&state, &caller, id).await?;
+    let (user, org) = state
+        .store
+        .accept_invitation(hash, Invitee::User(caller.user.id))
+        .await?;
+    let member = state
+        .store
+        .member(org, user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Member"))?;
+    Ok(Json(AcceptedInvitation {
+        organization_id: org,
+        member,
+        session: None,
+    }))
+}
+
+/// Decline one of one's own pending invitations without its link (verified email only).
+#[utoipa::path(post, path = "/users/me/invitations/{id}/decline", tag = "invitations",
+    params(("id" = String, Path, description = "Invitation id")),
+    responses((status = 200, body = Ok), (status = 401, body = ErrorBody),
+        (status = 403, description = "Email not verified, or not a personal session", body = ErrorBody),
+        (status = 404, description = "No pending invitation to the caller with this id", body = ErrorBody),
+        (status = 409, description = "No longer pending", body = ErrorBody)))]
+pub async fn decline_mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Ok>> {
+    let id = parse_id(&id, "Invitation")?;
+    let hash = own_invitation(&state, &caller, id).await?;
+    state
+        .store
+        .decline_invitation(hash, Some(caller.user.id))
+        .await?;
+    Ok(ok())
+}

@@ -351,6 +351,9 @@ pub trait Resources: Send + Sync + 'static {
         invitee: Invitee,
     ) -> StoreResult<(User, Uuid)>;
     async fn decline_invitation(&self, hash: [u8; 32], user: Option<Uuid>) -> StoreResult<()>;
+    /// The token hash of invitation `id`: its invitee, signed in with the verified invited
+    /// address, answers it without the link.
+    async fn invitation_hash(&self, id: Uuid) -> StoreResult<Option<[u8; 32]>>;
 
     async fn create_project(
         &self,

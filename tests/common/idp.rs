@@ -15,39 +15,14 @@ pub const PUBLIC_URL: &str = "http://orgd.test";
 pub const CLIENT_ID: &str = "orgd";
 pub const CLIENT_SECRET: &str = "orgd-test-secret";
 
-static SETUP: Mutex<Option<PathBuf>> = Mutex::new(None);
-
 /// The provider's directory, its packages installed.
 fn installed() -> PathBuf {
-    let mut done = SETUP.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = done.as_ref() {
-        return p.clone();
-    }
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sso");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sso-provider");
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["package.json", "package-lock.json", "provider.mjs"] {
-        std::fs::copy(here.join(f), dir.join(f)).unwrap();
-    }
-    let lock = std::fs::read_to_string(here.join("package-lock.json")).unwrap();
-    let stamp = dir.join("node_modules/.orgd-lock");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
-        let ok = Command::new("npm")
-            .args([
-                "ci",
-                "--ignore-scripts",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-            ])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is needed for the OpenID Provider of the SSO tests");
-        assert!(ok.success(), "npm ci failed for tests/sso");
-        std::fs::write(&stamp, lock).unwrap();
-    }
-    *done = Some(dir.clone());
-    dir
+    super::npm::installed(
+        "tests/sso",
+        "sso-provider",
+        &["package.json", "package-lock.json", "provider.mjs"],
+        "the OpenID Provider of the SSO tests",
+    )
 }
 
 pub struct Provider {

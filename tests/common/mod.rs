@@ -24,8 +24,10 @@ use sqlx::Connection;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+pub mod browser;
 pub mod idp;
 pub mod node;
+pub mod npm;
 pub mod receiver;
 pub mod wire;
 

@@ -389,6 +389,16 @@ pub(super) async fn invitations_for_email(
     Ok(rows.into_iter().map(Invitation::from).collect())
 }
 
+pub(super) async fn invitation_hash(store: &SqlStore, id: Uuid) -> StoreResult<Option<[u8; 32]>> {
+    let hash: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT token_hash FROM invitations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(err)?;
+    Ok(hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()))
+}
+
 pub(super) async fn accept_invitation(
     store: &SqlStore,
     hash: [u8; 32],

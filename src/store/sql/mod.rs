@@ -866,6 +866,10 @@ impl Resources for SqlStore {
         invitations::decline_invitation(self, hash, user).await
     }
 
+    async fn invitation_hash(&self, id: Uuid) -> StoreResult<Option<[u8; 32]>> {
+        invitations::invitation_hash(self, id).await
+    }
+
     async fn create_project(
         &self,
         org: Uuid,
