@@ -32,6 +32,7 @@ pub fn nav(active: &str) -> Nav {
             ("/console".to_owned(), "Back to my organizations"),
         ],
         active: active.to_owned(),
+        banner: None,
     }
 }
 

@@ -136,10 +136,26 @@ impl OrgCtx {
                 links.push((format!("{b}{path}"), label));
             }
         }
+        let reason = self.org["status_reason"]
+            .as_str()
+            .map(|r| format!(" Reason: {r}."))
+            .unwrap_or_default();
+        let banner = match s(&self.org["status"]) {
+            "suspended" => Some(format!(
+                "This organization is suspended by the operator: it can be read but not changed.{reason}"
+            )),
+            "banned" => Some(format!("This organization is banned by the operator.{reason}")),
+            _ if self.org["active"].as_bool() == Some(false) => Some(
+                "This organization is deactivated: an owner can reactivate it; until then it can be read but not changed."
+                    .to_owned(),
+            ),
+            _ => None,
+        };
         Nav {
             heading: self.name().to_owned(),
             links,
             active: format!("{b}{active}"),
+            banner,
         }
     }
 
@@ -530,6 +546,29 @@ async fn invite(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
         .post(&format!("/organizations/{}/invitations", seg(&org)), body)
         .await
     {
+        // Without a mail server the API hands the link to the inviter, this once.
+        Ok(inv) if inv["accept_url"].is_string() => {
+            let ctx = match OrgCtx::load(&c, &org).await {
+                Ok(ctx) => ctx,
+                Err(res) => return res,
+            };
+            ui::page(
+                &c,
+                StatusCode::CREATED,
+                "Invitation created",
+                &ctx.nav("/members"),
+                html! {
+                    div.notice.warn role="status" {
+                        p { "No mail server is configured, so no email was sent. Send this link to " strong { (s(&inv["email"])) } " yourself. It is shown only now and works once." }
+                    }
+                    div.secret {
+                        code #secret { (s(&inv["accept_url"])) }
+                        button type="submit" data-copy="#secret" { "Copy" }
+                    }
+                    p { a.button href={ (ctx.base()) "/invitations" } { "Done" } }
+                },
+            )
+        }
         Ok(inv) => c.done(
             &format!("/console/orgs/{}/invitations", seg(&org)),
             &format!("An invitation was sent to {}.", s(&inv["email"])),

@@ -68,6 +68,8 @@ pub struct Nav {
     pub heading: String,
     pub links: Vec<(String, &'static str)>,
     pub active: String,
+    /// A warning shown on every page of the section (a suspended organization).
+    pub banner: Option<String>,
 }
 
 impl Nav {
@@ -85,6 +87,7 @@ impl Nav {
             heading: "You".to_owned(),
             links,
             active: active.to_owned(),
+            banner: None,
         }
     }
 }
@@ -126,6 +129,9 @@ pub fn page(c: &Console, status: StatusCode, title: &str, nav: &Nav, body: Marku
                     main #main tabindex="-1" {
                         @if let Some(flash) = &c.flash {
                             div.notice.ok role="status" { (flash) }
+                        }
+                        @if let Some(banner) = &nav.banner {
+                            div.notice.warn #banner { p { (banner) } }
                         }
                         h1 { (title) }
                         (body)

@@ -24,21 +24,33 @@ pub async fn request(
     headers: &[(String, String)],
     body: Option<Value>,
 ) -> std::io::Result<Answer> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut headers = headers.to_vec();
+    if !body.is_empty() {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    send(port, method, path, &headers, &body).await
+}
+
+/// A request with a body of any kind (its `Content-Type` among `headers`).
+pub async fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> std::io::Result<Answer> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
          Content-Length: {}\r\n",
         body.len()
     );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    req.push_str(&body);
+    req.push_str(body);
     s.write_all(req.as_bytes()).await?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await?;
