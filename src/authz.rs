@@ -850,6 +850,7 @@ pub const INSTALLATION_ROUTES: &[(&str, &str, Access)] = &[
     ("PATCH", "/users/me", Access::Authenticated),
     ("POST", "/users/me/password", Access::Authenticated),
     ("GET", "/users/me/invitations", Access::Authenticated),
+    ("GET", "/users/me/sessions", Access::Authenticated),
     ("GET", "/tokens", Access::Authenticated),
     ("POST", "/tokens", Access::Authenticated),
     ("DELETE", "/tokens/{id}", Access::Authenticated),

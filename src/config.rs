@@ -208,7 +208,8 @@ pub struct Settings {
     #[arg(long, env = "ORGD_SSO_ENCRYPTION_KEY", hide_env_values = true)]
     pub sso_encryption_key: Option<String>,
     /// Where a finished SSO sign-in may send the browser (`return_to`): URLs, comma-separated; a
-    /// `return_to` must start with one of them [default: none: the callback answers JSON]
+    /// `return_to` must start with one of them; the console's own `PUBLIC_URL/console/sso` always
+    /// may [default: none other: without `return_to` the callback answers JSON]
     #[arg(long, env = "ORGD_SSO_REDIRECT_URLS", value_delimiter = ',')]
     pub sso_redirect_urls: Option<Vec<String>>,
     /// Identity providers and domain checks may use http and private addresses (tests and

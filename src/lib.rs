@@ -203,6 +203,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(members::leave))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(tokens::sessions))
         .routes(routes!(service_accounts::list, service_accounts::create))
         .routes(routes!(service_accounts::delete))
         .routes(routes!(

@@ -53,6 +53,7 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("patch", "/users/me", "updateCurrentUser"),
     ("post", "/users/me/password", "changePassword"),
     ("get", "/users/me/invitations", "listMyInvitations"),
+    ("get", "/users/me/sessions", "listMySessions"),
     ("get", "/users", "listUsers"),
     ("post", "/users", "createUser"),
     ("get", "/users/{user}", "getUser"),

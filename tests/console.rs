@@ -7,6 +7,7 @@
 mod common;
 
 use common::browser::{Browser, screenshot_dir};
+use common::idp::Provider;
 use common::node::Node;
 use common::{PASSWORD, TestApp, wire};
 use serde_json::{Value, json};
@@ -672,7 +673,93 @@ async fn screenshots_of_the_main_pages(app: TestApp) {
     b.quit().await;
 }
 
+/// Single sign-on from the console's sign-in page, against the real OpenID Provider: the email's
+/// domain finds the provider, the provider signs the user in, and the console's script hands the
+/// session from the fragment to the cookie.
+async fn single_sign_on_from_the_sign_in_page(app: TestApp) {
+    let owner = app.user("olive").await;
+    let root = app.superuser("root").await;
+    let node = Node::start(
+        &app.state.config.database_url,
+        &[
+            ("ORGD_SSO_ENCRYPTION_KEY", common::SSO_KEY),
+            ("ORGD_SSO_ALLOW_INSECURE", "true"),
+        ],
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", node.port);
+    let idp = Provider::start_with(&format!("{base}/auth/sso/callback"));
+    idp.account("carol-1", "carol@acme.test", true).await;
+    let org = api(
+        &node,
+        "POST",
+        "/organizations",
+        &owner.token,
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    let org = org["id"].as_str().unwrap().to_string();
+    let d = api(
+        &node,
+        "POST",
+        &format!("/organizations/{org}/domains"),
+        &owner.token,
+        Some(json!({"domain": "acme.test"})),
+    )
+    .await;
+    api(
+        &node,
+        "POST",
+        &format!(
+            "/organizations/{org}/domains/{}/verify",
+            d["id"].as_str().unwrap()
+        ),
+        &root.token,
+        Some(json!({"skip_check": true})),
+    )
+    .await;
+    api(
+        &node,
+        "POST",
+        &format!("/organizations/{org}/sso-providers"),
+        &owner.token,
+        Some(json!({"name": "Acme IdP", "issuer": idp.issuer(), "client_id": common::idp::CLIENT_ID,
+                    "client_secret": common::idp::CLIENT_SECRET, "domains": ["acme.test"], "default_role": "member", "jit_provisioning": true})),
+    )
+    .await;
+
+    let b = Browser::start().await;
+    b.open("carol", 1440, 900).await;
+    b.goto("carol", &format!("{base}/console/sign-in")).await;
+    b.click("carol", "details.sso summary").await;
+    b.fill("carol", "#sso-email", "carol@acme.test").await;
+    b.submit("carol", "form[action='/console/sign-in/sso']")
+        .await;
+    for _ in 0..100 {
+        if b.url("carol").await.ends_with("/console") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        b.url("carol").await.ends_with("/console"),
+        "at {}: {}",
+        b.url("carol").await,
+        b.text("carol", "body").await
+    );
+    // Signed in as Carol, a member of Acme just in time, and the session left the address bar.
+    assert!(b.text("carol", "header").await.contains("carol"));
+    let home = b.text("carol", "main").await;
+    assert!(home.contains("Acme"), "{home}");
+    b.goto("carol", &format!("{base}/console/account/tokens"))
+        .await;
+    assert!(b.text("carol", "#sessions").await.contains("this browser"));
+    b.assert_no_problems("carol").await;
+    b.quit().await;
+}
+
 on_both_engines!(
+    single_sign_on_from_the_sign_in_page,
     members_story,
     tenants_never_see_each_other,
     the_operator_suspends_an_organization,

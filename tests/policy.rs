@@ -39,6 +39,7 @@ const POLICY: &[(&str, &str, Need)] = &[
     ("PATCH", "/users/me", Need::Authenticated),
     ("POST", "/users/me/password", Need::Authenticated),
     ("GET", "/users/me/invitations", Need::Authenticated),
+    ("GET", "/users/me/sessions", Need::Authenticated),
     (
         "POST",
         "/users/me/invitations/{id}/accept",

@@ -123,7 +123,7 @@ async fn sso_start(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
     );
     match v.api.call(axum::http::Method::GET, &path, None).await {
         Ok(reply) => match reply.location {
-            Some(to) => redirect(&to),
+            Some(to) => ui::onward("Continuing to your identity provider", &to),
             None => sign_in_form(&v, "", None),
         },
         Err(failure) => sign_in_form(&v, "", Some(&Retry::new(f, failure))),
@@ -698,6 +698,10 @@ async fn tokens_page(c: &Console, retry: Option<&Retry>) -> Response {
         Ok(r) => r,
         Err(f) => return c.failed(f),
     };
+    let (sessions, _) = match c.api.list("/users/me/sessions").await {
+        Ok(r) => r,
+        Err(f) => return c.failed(f),
+    };
     let orgs = c
         .api
         .list("/organizations?limit=200")
@@ -724,21 +728,42 @@ async fn tokens_page(c: &Console, retry: Option<&Retry>) -> Response {
         "Sessions and tokens",
         &Nav::home(c, "/console/account/tokens"),
         html! {
-            p { "Sessions are sign-ins (this browser's included); personal tokens are for scripts and act as you." }
-            @if items.is_empty() { (ui::empty("No sessions or tokens.")) } @else {
+            section {
+                h2 { "Sessions" }
+                p { "Where you are signed in. Ending a session signs that browser or app out at once." }
                 div.table-wrap {
-                    table #tokens {
-                        thead { tr { th { "Name" } th { "Kind" } th { "Organization" } th { "Created" } th { "Last used" } th { "Expires" } th { span.sr { "Actions" } } } }
+                    table #sessions {
+                        thead { tr { th { "Signed in" } th { "Last used" } th { "Expires" } th { span.sr { "Actions" } } } }
                         tbody {
-                            @for t in &items {
+                            @for t in &sessions {
                                 tr {
-                                    td { (s(&t["name"])) }
-                                    td { (if s(&t["kind"]) == "session" { "Session" } else { "Personal token" }) }
-                                    td { @if let Some(o) = t["organization_id"].as_str() { (org_name(o)) } @else { "All" } }
-                                    td { (when(&t["created_at"])) }
+                                    td { (when(&t["created_at"])) @if t["current"].as_bool() == Some(true) { " " span.badge.ok { "this browser" } } }
                                     td { (when(&t["last_used_at"])) }
                                     td { (when(&t["expires_at"])) }
-                                    td { (ui::action_button(c, "/console/account/tokens/revoke", "Revoke", "danger small", &[("id", s(&t["id"])), ("name", s(&t["name"]))])) }
+                                    td { (ui::action_button(c, "/console/account/tokens/revoke", "End session", "danger small", &[("id", s(&t["id"])), ("name", "a session"), ("current", if t["current"].as_bool() == Some(true) { "yes" } else { "" })])) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Personal tokens" }
+                p { "For scripts and tools: a token acts as you (or only inside one organization)." }
+                @if items.is_empty() { (ui::empty("No personal tokens. Create one below.")) } @else {
+                    div.table-wrap {
+                        table #tokens {
+                            thead { tr { th { "Name" } th { "Organization" } th { "Created" } th { "Last used" } th { "Expires" } th { span.sr { "Actions" } } } }
+                            tbody {
+                                @for t in &items {
+                                    tr {
+                                        td { (s(&t["name"])) }
+                                        td { @if let Some(o) = t["organization_id"].as_str() { (org_name(o)) } @else { "All" } }
+                                        td { (when(&t["created_at"])) }
+                                        td { (when(&t["last_used_at"])) }
+                                        td { (when(&t["expires_at"])) }
+                                        td { (ui::action_button(c, "/console/account/tokens/revoke", "Revoke", "danger small", &[("id", s(&t["id"])), ("name", s(&t["name"]))])) }
+                                    }
                                 }
                             }
                         }
@@ -789,7 +814,11 @@ async fn revoke_token(Submit { c, f }: Submit) -> Response {
             "Revoke this token",
             &[
                 format!("“{}” stops working at once, everywhere.", f.get("name")),
-                "If it is the session of this browser, you are signed out.".to_owned(),
+                if f.get("current") == "yes" {
+                    "It is this browser's session: you are signed out.".to_owned()
+                } else {
+                    "Whatever uses it has to sign in again.".to_owned()
+                },
             ],
             "/console/account/tokens/revoke",
             &f,
@@ -797,7 +826,8 @@ async fn revoke_token(Submit { c, f }: Submit) -> Response {
         );
     }
     match c.api.delete(&format!("/tokens/{}", seg(f.get("id")))).await {
-        Ok(_) => c.done("/console/account/tokens", "The token was revoked."),
+        Ok(_) if f.get("current") == "yes" => signed_out(&c.shared, "/console/sign-in"),
+        Ok(_) => c.done("/console/account/tokens", "It was revoked."),
         Err(failure) => c.failed(failure),
     }
 }

@@ -179,6 +179,37 @@ impl Api {
     pub async fn delete(&self, path: &str) -> Result<Value, Failure> {
         Ok(self.call(Method::DELETE, path, None).await?.body)
     }
+
+    /// A `GET` whose answer is text, not JSON (the metrics exposition).
+    pub async fn text(&self, path: &str) -> Result<String, Failure> {
+        let mut req = Request::builder().method(Method::GET).uri(path);
+        if let Some(t) = &self.token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (name, value) in &self.forwarded {
+            req = req.header(*name, value.clone());
+        }
+        let mut req = req
+            .body(Body::empty())
+            .map_err(|_| Failure::new(400, "invalid_request", "That address is not valid."))?;
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(peer);
+        }
+        let Ok(res) = self.router.clone().oneshot(req).await;
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), MAX_BODY)
+            .await
+            .unwrap_or_default();
+        if status.is_success() {
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(Failure::new(
+            status.as_u16(),
+            body["code"].as_str().unwrap_or("error"),
+            body["error"].as_str().unwrap_or("The request failed."),
+        ))
+    }
 }
 
 /// The query of the `rel="next"` target of a `Link` header.

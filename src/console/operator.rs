@@ -29,6 +29,7 @@ pub fn nav(active: &str) -> Nav {
             ("/console/operator/users".to_owned(), "Users"),
             ("/console/operator/licenses".to_owned(), "Licenses"),
             ("/console/operator/health".to_owned(), "Health"),
+            ("/console/operator/audit-log".to_owned(), "Audit log"),
             ("/console".to_owned(), "Back to my organizations"),
         ],
         active: active.to_owned(),

@@ -180,6 +180,30 @@ pub fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
     (status, Html(doc.into_string())).into_response()
 }
 
+/// A page that sends the browser on to another site (an identity provider). Not a redirect of the
+/// form's post: the policy's `form-action 'self'` rightly stops those from leaving orgd.
+pub fn onward(title: &str, to: &str) -> Response {
+    let doc = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content={ "0;url=" (to) };
+                title { (title) " · orgd" }
+                link rel="stylesheet" href={ "/console/assets/console.css?v=" (VERSION) };
+            }
+            body.bare {
+                main #main {
+                    h1 { (title) }
+                    p { a.button href=(to) { "Continue" } }
+                }
+            }
+        }
+    };
+    (StatusCode::OK, Html(doc.into_string())).into_response()
+}
+
 pub fn bare_page(status: StatusCode, title: &str, message: &str) -> Response {
     bare(
         status,

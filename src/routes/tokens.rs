@@ -95,6 +95,38 @@ pub async fn list(
     Ok(Json(tokens))
 }
 
+/// A signed-in session of the caller, as listed.
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfo {
+    #[serde(flatten)]
+    pub session: TokenInfo,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+/// The caller's live sessions (sign-ins), newest first; `DELETE /tokens/{id}` ends one. A token
+/// scoped to an organization lists none.
+#[utoipa::path(get, path = "/users/me/sessions", tag = "tokens",
+    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = ErrorBody)))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<SessionInfo>>> {
+    if caller.scope.is_some() {
+        return Ok(Json(Vec::new()));
+    }
+    let sessions = state.store.list_sessions(caller.user.id).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                current: s.id == caller.token_id,
+                session: s,
+            })
+            .collect(),
+    ))
+}
+
 /// Create a token; its secret is in this response only. A scoped token can only create tokens
 /// with the same scope, and no token grants more than its owner has. A service account creates
 /// tokens only in an organization with `service_accounts_can_mint_tokens`. A scoped token is

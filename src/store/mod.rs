@@ -273,6 +273,8 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
 #[async_trait]
 pub trait Resources: Send + Sync + 'static {
     async fn list_tokens(&self, user: Uuid) -> StoreResult<Vec<TokenInfo>>;
+    /// `user`'s live sessions, newest first.
+    async fn list_sessions(&self, user: Uuid) -> StoreResult<Vec<TokenInfo>>;
     async fn token_info(&self, user: Uuid, id: Uuid) -> StoreResult<Option<TokenInfo>>;
     /// Deletes one of `user`'s tokens.
     async fn revoke_token(&self, user: Uuid, id: Uuid) -> StoreResult<bool>;

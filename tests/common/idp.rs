@@ -43,10 +43,15 @@ impl Drop for Provider {
 
 impl Provider {
     pub fn start() -> Provider {
+        Provider::start_with(&format!("{PUBLIC_URL}/auth/sso/callback"))
+    }
+
+    /// A provider whose one client comes back to `callback` (an orgd process's own).
+    pub fn start_with(callback: &str) -> Provider {
         let dir = installed();
         let mut child = Command::new("node")
             .arg("provider.mjs")
-            .arg(format!("{PUBLIC_URL}/auth/sso/callback"))
+            .arg(callback)
             .arg(CLIENT_ID)
             .arg(CLIENT_SECRET)
             .current_dir(&dir)

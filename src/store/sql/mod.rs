@@ -746,6 +746,10 @@ impl Resources for SqlStore {
         tokens::list_tokens(self, user).await
     }
 
+    async fn list_sessions(&self, user: Uuid) -> StoreResult<Vec<TokenInfo>> {
+        tokens::list_sessions(self, user).await
+    }
+
     async fn token_info(&self, user: Uuid, id: Uuid) -> StoreResult<Option<TokenInfo>> {
         tokens::token_info(self, user, id).await
     }

@@ -232,6 +232,21 @@ pub(super) async fn list_tokens(store: &SqlStore, user: Uuid) -> StoreResult<Vec
     Ok(rows.into_iter().map(TokenInfo::from).collect())
 }
 
+pub(super) async fn list_sessions(store: &SqlStore, user: Uuid) -> StoreResult<Vec<TokenInfo>> {
+    let mut q = QueryBuilder::<Db>::new(TOKEN_SELECT);
+    q.push("WHERE user_id = ");
+    q.push_bind(user);
+    q.push(" AND kind = 'session' AND (expires_at IS NULL OR expires_at > ");
+    q.push_bind(Timestamp::now());
+    q.push(") ORDER BY id DESC");
+    let rows: Vec<TokenRow> = q
+        .build_query_as()
+        .fetch_all(&store.pool)
+        .await
+        .map_err(err)?;
+    Ok(rows.into_iter().map(TokenInfo::from).collect())
+}
+
 pub(super) async fn token_info(
     store: &SqlStore,
     user: Uuid,
