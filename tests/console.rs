@@ -758,7 +758,106 @@ async fn single_sign_on_from_the_sign_in_page(app: TestApp) {
     b.quit().await;
 }
 
+/// The cookies' and pages' security attributes, without a browser: `HttpOnly`, `SameSite=Lax`,
+/// `Secure` exactly when the console is served over https, a policy without inline scripts, no
+/// framing.
+async fn cookies_and_headers(app: TestApp) {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    app.user("olive").await;
+    for https in [false, true] {
+        let mut config = (*app.state.config).clone();
+        config.public_url = if https {
+            "https://orgd.example"
+        } else {
+            "http://orgd.example"
+        }
+        .into();
+        let state = orgd::AppState::new(app.state.store.clone(), config).unwrap();
+        let router = orgd::app(state);
+        let res = router
+            .clone()
+            .oneshot(
+                Request::get("/console/sign-in")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let h = res.headers();
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self';") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        let pre = h[header::SET_COOKIE].to_str().unwrap().to_string();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(!body.contains("<script>"), "no inline script: {body}");
+        let csrf = pre
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        let form = format!(
+            "_csrf={csrf}&login=olive%40example.com&password={}",
+            PASSWORD.replace(' ', "+")
+        );
+        let res = router
+            .clone()
+            .oneshot(
+                Request::post("/console/sign-in")
+                    .header(header::COOKIE, format!("orgd_csrf={csrf}"))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        let session = res.headers()[header::SET_COOKIE].to_str().unwrap();
+        for c in [pre.as_str(), session] {
+            assert!(
+                c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/console"),
+                "{c}"
+            );
+            assert_eq!(c.contains("Secure"), https, "{c}");
+        }
+        assert!(session.starts_with("orgd_session=orgd_"), "{session}");
+        // A wrong password: the API's words, the login kept, no session.
+        let form = format!("_csrf={csrf}&login=olive%40example.com&password=wrong");
+        let res = router
+            .oneshot(
+                Request::post("/console/sign-in")
+                    .header(header::COOKIE, format!("orgd_csrf={csrf}"))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(res.headers().get(header::SET_COOKIE).is_none());
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("value=\"olive@example.com\""), "{body}");
+        assert!(!body.contains("invalid_credentials"), "{body}");
+    }
+}
+
 on_both_engines!(
+    cookies_and_headers,
     single_sign_on_from_the_sign_in_page,
     members_story,
     tenants_never_see_each_other,

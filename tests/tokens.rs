@@ -438,7 +438,69 @@ async fn admins_cannot_issue_tokens_for_owner_service_accounts(app: TestApp) {
     assert_eq!(m.expect(200)["role"], "admin");
 }
 
+/// Sessions are listed apart from tokens, the current one marked, and end with `DELETE /tokens/{id}`.
+async fn sessions_are_listed_and_end_one_by_one(app: TestApp) {
+    let alice = app.user("alice").await;
+    let login = app
+        .request(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"login": "alice@example.com", "password": PASSWORD})),
+        )
+        .await;
+    let second = login.expect(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/tokens", &alice.token, json!({"name": "script"}))
+        .await
+        .expect(201);
+
+    let listed = app.get("/users/me/sessions", &alice.token).await;
+    let listed = listed.expect(200).as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|s| s["kind"] == "session"));
+    assert_eq!(listed.iter().filter(|s| s["current"] == true).count(), 1);
+    // The personal token is not a session, and sessions are not personal tokens.
+    let tokens = app.get("/tokens", &alice.token).await;
+    assert!(
+        tokens
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["kind"] != "session")
+    );
+    // Another user sees only their own.
+    let bob = app.user("bob").await;
+    let theirs = app.get("/users/me/sessions", &bob.token).await;
+    assert_eq!(theirs.expect(200).as_array().unwrap().len(), 1);
+
+    // Ending the other session signs that one out, and only it.
+    let other = listed.iter().find(|s| s["current"] == false).unwrap();
+    app.delete(
+        &format!("/tokens/{}", other["id"].as_str().unwrap()),
+        &alice.token,
+    )
+    .await
+    .expect(200);
+    app.get("/users/me", &second)
+        .await
+        .expect_error(401, "unauthenticated");
+    let left = app.get("/users/me/sessions", &alice.token).await;
+    assert_eq!(left.expect(200).as_array().unwrap().len(), 1);
+    // Bob cannot end Alice's session.
+    app.delete(
+        &format!("/tokens/{}", listed[0]["id"].as_str().unwrap()),
+        &bob.token,
+    )
+    .await
+    .expect_error(404, "not_found");
+}
+
 on_both_engines!(
+    sessions_are_listed_and_end_one_by_one,
     admins_cannot_issue_tokens_for_owner_service_accounts,
     personal_access_tokens_are_shown_once_and_revocable,
     scoped_tokens_never_widen_and_follow_membership,

@@ -106,7 +106,9 @@ async fn sign_in(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
         Ok(session) => v.sign_in(s(&session["access_token"]), f.get("next")),
         Err(failure) => {
             let next = f.get("next").to_owned();
-            sign_in_form(&v, &next, Some(&Retry::new(f, failure)))
+            let mut retry = Retry::new(f, failure);
+            retry.form = "sign-in".to_owned();
+            sign_in_form(&v, &next, Some(&retry))
         }
     }
 }
