@@ -15,8 +15,17 @@ use serde_json::{Value, json};
 /// Signs in on `page` with the form, keyboard only: type, Tab, type, Enter.
 async fn sign_in(b: &Browser, page: &str, base: &str, login: &str) {
     b.goto(page, &format!("{base}/console/sign-in")).await;
-    // The login field has the focus when the page opens.
-    assert_eq!(b.focused(page).await.id.as_deref(), Some("login"));
+    // The login field has the focus when the page opens (autofocus applies at the next
+    // rendering, which a busy machine may delay a little).
+    let mut focused = None;
+    for _ in 0..50 {
+        focused = b.focused(page).await.id;
+        if focused.as_deref() == Some("login") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(focused.as_deref(), Some("login"));
     b.fill(page, "#login", login).await;
     b.press(page, "Tab").await;
     assert_eq!(b.focused(page).await.id.as_deref(), Some("password"));
