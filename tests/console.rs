@@ -51,6 +51,12 @@ async fn api(node: &Node, method: &str, path: &str, token: &str, body: Option<Va
     body
 }
 
+/// A new organization of the caller's, made through the API: its id.
+async fn organization(node: &Node, token: &str, body: Value) -> String {
+    let org = api(node, "POST", "/organizations", token, Some(body)).await;
+    org["id"].as_str().unwrap().to_string()
+}
+
 /// The notice that explains a refusal, as the page shows it.
 async fn error_shown(b: &Browser, page: &str) -> String {
     assert!(
@@ -66,15 +72,7 @@ async fn members_story(app: TestApp) {
     let owner = app.user("olive").await;
     let node = Node::start(&app.state.config.database_url, &[]).await;
     let base = format!("http://127.0.0.1:{}", node.port);
-    let org = api(
-        &node,
-        "POST",
-        "/organizations",
-        &owner.token,
-        Some(json!({"name": "Acme"})),
-    )
-    .await;
-    let org = org["id"].as_str().unwrap().to_string();
+    let org = organization(&node, &owner.token, json!({"name": "Acme"})).await;
     let b = Browser::start().await;
     b.open("owner", 1440, 900).await;
     sign_in(&b, "owner", &base, "olive@example.com").await;
@@ -221,15 +219,7 @@ async fn tenants_never_see_each_other(app: TestApp) {
     let mallory = app.user("mallory").await;
     let node = Node::start(&app.state.config.database_url, &[]).await;
     let base = format!("http://127.0.0.1:{}", node.port);
-    let a = api(
-        &node,
-        "POST",
-        "/organizations",
-        &alice.token,
-        Some(json!({"name": "Alpha Secret Corp"})),
-    )
-    .await;
-    let a = a["id"].as_str().unwrap().to_string();
+    let a = organization(&node, &alice.token, json!({"name": "Alpha Secret Corp"})).await;
     api(
         &node,
         "POST",
@@ -294,15 +284,7 @@ async fn the_operator_suspends_an_organization(app: TestApp) {
     app.superuser("root").await;
     let node = Node::start(&app.state.config.database_url, &[]).await;
     let base = format!("http://127.0.0.1:{}", node.port);
-    let org = api(
-        &node,
-        "POST",
-        "/organizations",
-        &owner.token,
-        Some(json!({"name": "Acme"})),
-    )
-    .await;
-    let org = org["id"].as_str().unwrap().to_string();
+    let org = organization(&node, &owner.token, json!({"name": "Acme"})).await;
 
     let b = Browser::start().await;
     b.open("root", 1440, 900).await;
@@ -417,15 +399,7 @@ async fn forms_from_another_origin_fail(app: TestApp) {
     let bob = app.user("bob").await;
     let node = Node::start(&app.state.config.database_url, &[]).await;
     let base = format!("http://127.0.0.1:{}", node.port);
-    let org = api(
-        &node,
-        "POST",
-        "/organizations",
-        &owner.token,
-        Some(json!({"name": "Acme"})),
-    )
-    .await;
-    let org = org["id"].as_str().unwrap().to_string();
+    let org = organization(&node, &owner.token, json!({"name": "Acme"})).await;
     api(
         &node,
         "POST",
@@ -545,15 +519,12 @@ async fn screenshots_of_the_main_pages(app: TestApp) {
     let root = app.superuser("root").await;
     let node = Node::start(&app.state.config.database_url, &[]).await;
     let base = format!("http://127.0.0.1:{}", node.port);
-    let org = api(
+    let org = organization(
         &node,
-        "POST",
-        "/organizations",
         &owner.token,
-        Some(json!({"name": "Acme Rockets", "description": "Rockets for everyone"})),
+        json!({"name": "Acme Rockets", "description": "Rockets for everyone"}),
     )
     .await;
-    let org = org["id"].as_str().unwrap().to_string();
     for (name, role) in [("bob", "admin"), ("carol", "member"), ("dave", "member")] {
         let u = app.user(name).await;
         api(
@@ -699,15 +670,7 @@ async fn single_sign_on_from_the_sign_in_page(app: TestApp) {
     let base = format!("http://127.0.0.1:{}", node.port);
     let idp = Provider::start_with(&format!("{base}/auth/sso/callback"));
     idp.account("carol-1", "carol@acme.test", true).await;
-    let org = api(
-        &node,
-        "POST",
-        "/organizations",
-        &owner.token,
-        Some(json!({"name": "Acme"})),
-    )
-    .await;
-    let org = org["id"].as_str().unwrap().to_string();
+    let org = organization(&node, &owner.token, json!({"name": "Acme"})).await;
     let d = api(
         &node,
         "POST",

@@ -11,7 +11,6 @@ use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::api::{query, seg};
-use super::org::{OrgCtx, status_of};
 use super::ui::{self, Retry, form_error, input, s, when};
 use super::{Console, S, Submit};
 
@@ -70,17 +69,6 @@ fn strings(v: &Value) -> HashSet<String> {
         .unwrap_or_default()
 }
 
-/// A description textarea that keeps what was typed.
-fn textarea(retry: Option<&Retry>, form: &str, name: &str, label: &str, default: &str) -> Markup {
-    let id = format!("{form}-{name}");
-    html! {
-        div.field {
-            label for=(id) { (label) }
-            textarea id=(id) name=(name) rows="2" { (ui::value_or(retry, form, name, default)) }
-        }
-    }
-}
-
 /// A labelled check box with an explanation under it.
 fn check(id: &str, name: &str, label: &str, on: bool, hint: &str) -> Markup {
     html! {
@@ -90,15 +78,6 @@ fn check(id: &str, name: &str, label: &str, on: bool, hint: &str) -> Markup {
             label for=(id) { (label) }
         }
         @if !hint.is_empty() { p.hint.check-hint id={ (id) "-hint" } { (hint) } }
-    }
-}
-
-/// The API's refusal of a form this page does not show (the caller lacks its permission, or
-/// the form was posted from elsewhere): at the top of the page.
-fn stray_error(retry: Option<&Retry>, shown: &[&str]) -> Markup {
-    match retry.filter(|r| !shown.contains(&r.form.as_str())) {
-        Some(r) => ui::failure_box(&r.failure),
-        None => html! {},
     }
 }
 
@@ -166,10 +145,7 @@ fn permission_checks(
 }
 
 async fn roles_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let roles = match c.api.list(&format!("{}/roles", ctx.api())).await {
         Ok(r) => r.0,
         Err(f) => return c.failed(f),
@@ -188,11 +164,11 @@ async fn roles_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
     let default_perms: HashSet<String> = ["organization:read".to_owned()].into();
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Roles and permissions",
         &ctx.nav("/roles"),
         html! {
-            (stray_error(retry, &[
+            (ui::stray_error(retry, &[
                 "delete-permission",
                 if can_roles { "create-role" } else { "" },
                 if can_perms { "register-permission" } else { "" },
@@ -258,7 +234,7 @@ async fn roles_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
                     (ui::form(c, &format!("{b}/roles"), "create-role", html! {
                         (input(retry, "create-role", "key", "Key", "text", "", true, "A lowercase letter, then lowercase letters, digits, _ or -; it cannot change later."))
                         (input(retry, "create-role", "name", "Name", "text", "", true, ""))
-                        (textarea(retry, "create-role", "description", "Description", ""))
+                        (ui::textarea(retry, "create-role", "description", "Description", ""))
                         (permission_checks(retry, "create-role", &perms, &default_perms))
                         div.actions { button type="submit" { "Create role" } }
                     }))
@@ -296,7 +272,7 @@ async fn roles_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
                     (form_error(retry, "register-permission"))
                     (ui::form(c, &format!("{b}/permissions"), "register-permission", html! {
                         (input(retry, "register-permission", "key", "Key", "text", "", true, "app: then up to 8 parts of lowercase letters, digits, _ or -, separated by colons, e.g. app:invoices:read."))
-                        (textarea(retry, "register-permission", "description", "Description", ""))
+                        (ui::textarea(retry, "register-permission", "description", "Description", ""))
                         div.actions { button type="submit" { "Register permission" } }
                     }))
                 }
@@ -348,10 +324,7 @@ async fn register_permission(Path(org): Path<String>, Submit { c, f }: Submit) -
 async fn delete_permission(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
     let key = f.get("key").to_owned();
     if !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         return ui::confirm(
             &c,
             &ctx.nav("/roles"),
@@ -390,10 +363,7 @@ async fn role(c: Console, Path((org, key)): Path<(String, String)>) -> Response 
 }
 
 async fn role_page(c: &Console, org: &str, key: &str, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let r = match c
         .api
         .get(&format!("{}/roles/{}", ctx.api(), seg(key)))
@@ -420,11 +390,11 @@ async fn role_page(c: &Console, org: &str, key: &str, retry: Option<&Retry>) -> 
     let held: Vec<&Value> = perms.iter().filter(|p| grants(&r, p)).collect();
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("Role: {}", s(&r["name"])),
         &ctx.nav("/roles"),
         html! {
-            (stray_error(retry, if editable { &["edit-role", "delete-role"] } else { &[] }))
+            (ui::stray_error(retry, if editable { &["edit-role", "delete-role"] } else { &[] }))
             p { a href={ (b) "/roles" } { "← All roles" } }
             dl.facts {
                 dt { "Key" } dd { code { (s(&r["key"])) } }
@@ -443,7 +413,7 @@ async fn role_page(c: &Console, org: &str, key: &str, retry: Option<&Retry>) -> 
                     (form_error(retry, "edit-role"))
                     (ui::form(c, &here, "edit-role", html! {
                         (input(retry, "edit-role", "name", "Name", "text", s(&r["name"]), true, ""))
-                        (textarea(retry, "edit-role", "description", "Description", s(&r["description"])))
+                        (ui::textarea(retry, "edit-role", "description", "Description", s(&r["description"])))
                         (permission_checks(retry, "edit-role", &perms, &strings(&r["permissions"])))
                         div.actions { button type="submit" { "Save role" } }
                     }))
@@ -509,10 +479,7 @@ async fn delete_role(
     Path((org, key)): Path<(String, String)>,
     Submit { c, f }: Submit,
 ) -> Response {
-    let ctx = match OrgCtx::load(&c, &org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(&c, &org);
     let replacement = f.get("replacement").to_owned();
     if !f.confirmed() {
         let r = match c
@@ -643,10 +610,7 @@ fn scopes_of(f: &super::Fields) -> Option<Vec<&str>> {
 }
 
 async fn sso_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let domains = match c.api.list(&format!("{}/domains", ctx.api())).await {
         Ok(r) => r.0,
         Err(f) => return c.failed(f),
@@ -673,11 +637,11 @@ async fn sso_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
         .and_then(|r| domains.iter().find(|d| s(&d["id"]) == r.fields.get("id")));
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "SSO and domains",
         &ctx.nav("/sso"),
         html! {
-            (stray_error(retry, &["verify-domain", "delete-domain", "add-domain", "create-provider"]))
+            (ui::stray_error(retry, &["verify-domain", "delete-domain", "add-domain", "create-provider"]))
             p { "People with an email in a verified domain can sign in through the organization's identity provider (OpenID Connect)." }
             section #domains-section {
                 h2 { "Domains" }
@@ -830,10 +794,7 @@ async fn verify_domain(Path(org): Path<String>, Submit { c, f }: Submit) -> Resp
 async fn delete_domain(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
     let domain = f.get("domain").to_owned();
     if !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         return ui::confirm(
             &c,
             &ctx.nav("/sso"),
@@ -909,10 +870,7 @@ async fn provider(c: Console, Path((org, id)): Path<(String, String)>) -> Respon
 }
 
 async fn provider_page(c: &Console, org: &str, id: &str, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let p = match c
         .api
         .get(&format!("{}/sso-providers/{}", ctx.api(), seg(id)))
@@ -962,11 +920,11 @@ async fn provider_page(c: &Console, org: &str, id: &str, retry: Option<&Retry>) 
     };
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("SSO provider: {name}"),
         &ctx.nav("/sso"),
         html! {
-            (stray_error(retry, &["force-sso", "edit-provider", "delete-provider"]))
+            (ui::stray_error(retry, &["force-sso", "edit-provider", "delete-provider"]))
             p { a href={ (b) "/sso" } { "← SSO and domains" } }
             dl.facts {
                 dt { "Redirect URI" } dd { code #redirect-uri { (s(&p["redirect_uri"])) } " " button.small.secondary type="submit" data-copy="#redirect-uri" { "Copy" } }
@@ -1055,10 +1013,7 @@ async fn update_provider(
 async fn force_sso(Path((org, id)): Path<(String, String)>, Submit { c, f }: Submit) -> Response {
     let on = f.get("force_sso") == "true";
     if on && !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         let p = match c
             .api
             .get(&format!("{}/sso-providers/{}", ctx.api(), seg(&id)))
@@ -1122,10 +1077,7 @@ async fn delete_provider(
     Path((org, id)): Path<(String, String)>,
     Submit { c, f }: Submit,
 ) -> Response {
-    let ctx = match OrgCtx::load(&c, &org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(&c, &org);
     let p = match c
         .api
         .get(&format!("{}/sso-providers/{}", ctx.api(), seg(&id)))

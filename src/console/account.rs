@@ -209,19 +209,13 @@ async fn sign_up(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
 
 // --- password reset and email verification (the links in orgd's emails open these) ----------
 
-fn status_of(retry: Option<&Retry>) -> StatusCode {
-    retry.map_or(StatusCode::OK, |r| {
-        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
-    })
-}
-
 async fn reset_page(v: Visitor) -> Response {
     v.finish(reset_form(&v, None))
 }
 
 fn reset_form(v: &Visitor, retry: Option<&Retry>) -> Response {
     ui::bare(
-        status_of(retry),
+        ui::status_of(retry),
         "Reset your password",
         html! {
             (form_error(retry, "reset"))
@@ -262,7 +256,7 @@ async fn reset_confirm_page(v: Visitor, Query(q): Query<TokenQuery>) -> Response
 
 fn reset_confirm_form(v: &Visitor, token: &str, retry: Option<&Retry>) -> Response {
     ui::bare(
-        status_of(retry),
+        ui::status_of(retry),
         "Choose a new password",
         html! {
             (form_error(retry, "reset-confirm"))
@@ -304,7 +298,7 @@ async fn verify_page(v: Visitor, Query(q): Query<TokenQuery>) -> Response {
 
 fn verify_form(v: &Visitor, token: &str, retry: Option<&Retry>) -> Response {
     ui::bare(
-        status_of(retry),
+        ui::status_of(retry),
         "Verify your email address",
         html! {
             (form_error(retry, "verify"))

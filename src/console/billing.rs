@@ -10,8 +10,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{query, seg};
-use super::org::{OrgCtx, status_of};
-use super::resources::stray_error;
 use super::ui::{self, Retry, form_error, input, s, when};
 use super::{Console, S, Submit};
 
@@ -24,15 +22,6 @@ pub fn routes() -> Router<S> {
 }
 
 const PAGE: u64 = 50;
-
-macro_rules! ctx_or_return {
-    ($c:expr, $org:expr) => {
-        match OrgCtx::load($c, $org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        }
-    };
-}
 
 // --- license and usage -------------------------------------------------------------------------
 
@@ -104,11 +93,11 @@ async fn license_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response
     }
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "License and usage",
         &ctx.nav("/license"),
         html! {
-            (stray_error(retry, &shown))
+            (ui::stray_error(retry, &shown))
             dl.facts #plan {
                 dt { "Plan" } dd {
                     (s(&l["plan"]))
@@ -297,7 +286,7 @@ async fn deployments_page(c: &Console, org: &str, offset: u64, retry: Option<&Re
     let b = ctx.base();
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Deployments",
         &ctx.nav("/deployments"),
         html! {

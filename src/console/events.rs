@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{query, seg};
-use super::org::{OrgCtx, status_of};
+use super::org::OrgCtx;
 use super::ui::{self, Retry, form_error, input, s, when};
 use super::{Console, S, Submit};
 
@@ -108,10 +108,7 @@ enum Scope {
 }
 
 async fn org_audit(c: Console, Path(org): Path<String>, Query(q): Query<AuditQuery>) -> Response {
-    let ctx = match OrgCtx::load(&c, &org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(&c, &org);
     audit_page(&c, &Scope::Org(ctx), &q).await
 }
 
@@ -475,10 +472,7 @@ async fn webhooks(c: Console, Path(org): Path<String>, Query(q): Query<PageQuery
 }
 
 async fn webhooks_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let off = offset.to_string();
     let (items, _) = match c
@@ -502,7 +496,7 @@ async fn webhooks_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry
     };
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Webhooks",
         &ctx.nav("/webhooks"),
         html! {
@@ -561,10 +555,7 @@ async fn create_webhook(Path(org): Path<String>, Submit { c, f }: Submit) -> Res
         .await
     {
         Ok(w) => {
-            let ctx = match OrgCtx::load(&c, &org).await {
-                Ok(ctx) => ctx,
-                Err(res) => return res,
-            };
+            let ctx = ctx_or_return!(&c, &org);
             ui::secret(
                 &c,
                 &ctx.nav("/webhooks"),
@@ -596,10 +587,7 @@ async fn webhook_page(
     q: &PageQuery,
     retry: Option<&Retry>,
 ) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let api = format!("{}/webhooks/{}", ctx.api(), seg(id));
     let w = match c.api.get(&api).await {
         Ok(w) => w,
@@ -633,7 +621,7 @@ async fn webhook_page(
     let url = s(&w["url"]);
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("Webhook to {url}"),
         &ctx.nav("/webhooks"),
         html! {
@@ -779,10 +767,7 @@ async fn rotate_secret(
 ) -> Response {
     let here = format!("/console/orgs/{}/webhooks/{}", seg(&org), seg(&id));
     if !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         return ui::confirm(
             &c,
             &ctx.nav("/webhooks"),
@@ -813,10 +798,7 @@ async fn rotate_secret(
         .await
     {
         Ok(w) => {
-            let ctx = match OrgCtx::load(&c, &org).await {
-                Ok(ctx) => ctx,
-                Err(res) => return res,
-            };
+            let ctx = ctx_or_return!(&c, &org);
             ui::secret(
                 &c,
                 &ctx.nav("/webhooks"),
@@ -875,10 +857,7 @@ async fn delete_webhook(
 ) -> Response {
     let here = format!("/console/orgs/{}/webhooks/{}", seg(&org), seg(&id));
     if !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         return ui::confirm(
             &c,
             &ctx.nav("/webhooks"),
@@ -937,10 +916,7 @@ async fn delivery_page(
     delivery: &str,
     retry: Option<&Retry>,
 ) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let d = match c
         .api
         .get(&format!(
@@ -959,7 +935,7 @@ async fn delivery_page(
     let payload = serde_json::to_string_pretty(&d["payload"]).unwrap_or_default();
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("Delivery of {}", s(&d["event_type"])),
         &ctx.nav("/webhooks"),
         html! {

@@ -8,6 +8,16 @@
 //! origin is refused before it is read. Pages run no inline script: the few behaviours that need
 //! JavaScript (copy buttons, the SSO hand-over) live in one embedded file.
 
+/// An organization page's context ([`org::OrgCtx`]), or the page that says why there is none.
+macro_rules! ctx_or_return {
+    ($c:expr, $org:expr) => {
+        match $crate::console::org::OrgCtx::load($c, $org).await {
+            Ok(ctx) => ctx,
+            Err(res) => return res,
+        }
+    };
+}
+
 mod access;
 mod account;
 pub mod api;

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::{query, seg};
-use super::org::status_of;
 use super::ui::{self, Nav, Retry, form_error, s, when};
 use super::{Console, S, Submit};
 
@@ -79,7 +78,7 @@ async fn organizations_page(c: &Console, q: &OrgQuery, retry: Option<&Retry>) ->
     let statuses = ["", "active", "suspended", "banned"];
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "All organizations",
         &nav("/console/operator"),
         html! {

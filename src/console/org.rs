@@ -174,13 +174,6 @@ impl OrgCtx {
     }
 }
 
-/// The status of a page shown again after a failed form: the API's.
-pub fn status_of(retry: Option<&Retry>) -> StatusCode {
-    retry.map_or(StatusCode::OK, |r| {
-        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
-    })
-}
-
 // --- overview and settings ---------------------------------------------------------------------
 
 async fn overview(c: Console, Path(org): Path<String>) -> Response {
@@ -188,10 +181,7 @@ async fn overview(c: Console, Path(org): Path<String>) -> Response {
 }
 
 async fn overview_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let o = &ctx.org;
     let b = ctx.base();
     let candidates: Vec<(String, String)> = if ctx.is_primary_owner(c) && ctx.can("members:read") {
@@ -219,7 +209,7 @@ async fn overview_page(c: &Console, org: &str, retry: Option<&Retry>) -> Respons
     };
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         ctx.name(),
         &ctx.nav(""),
         html! {
@@ -307,10 +297,7 @@ async fn update_settings(Path(org): Path<String>, Submit { c, f }: Submit) -> Re
 }
 
 async fn transfer(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
-    let ctx = match OrgCtx::load(&c, &org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(&c, &org);
     let to = f.get("owner_id").to_owned();
     if !f.confirmed() {
         let who = c
@@ -341,10 +328,7 @@ async fn transfer(Path(org): Path<String>, Submit { c, f }: Submit) -> Response 
 }
 
 async fn delete_org(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
-    let ctx = match OrgCtx::load(&c, &org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(&c, &org);
     if !f.confirmed() {
         return ui::confirm(
             &c,
@@ -367,10 +351,7 @@ async fn delete_org(Path(org): Path<String>, Submit { c, f }: Submit) -> Respons
 }
 
 async fn leave(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
-    let ctx = match OrgCtx::load(&c, &org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(&c, &org);
     if !f.confirmed() {
         return ui::confirm(
             &c,
@@ -410,10 +391,7 @@ async fn members(c: Console, Path(org): Path<String>, Query(q): Query<ListQuery>
 }
 
 async fn members_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let offset = q.offset.to_string();
     let path = format!(
@@ -444,7 +422,7 @@ async fn members_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Retr
     };
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Members",
         &ctx.nav("/members"),
         html! {
@@ -548,10 +526,7 @@ async fn invite(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
     {
         // Without a mail server the API hands the link to the inviter, this once.
         Ok(inv) if inv["accept_url"].is_string() => {
-            let ctx = match OrgCtx::load(&c, &org).await {
-                Ok(ctx) => ctx,
-                Err(res) => return res,
-            };
+            let ctx = ctx_or_return!(&c, &org);
             ui::page(
                 &c,
                 StatusCode::CREATED,
@@ -614,10 +589,7 @@ async fn change_role(Path(org): Path<String>, Submit { c, f }: Submit) -> Respon
 async fn remove_member(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
     let user = f.get("user_id").to_owned();
     if !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         return ui::confirm(
             &c,
             &ctx.nav("/members"),
@@ -668,10 +640,7 @@ async fn invitations(c: Console, Path(org): Path<String>, Query(q): Query<ListQu
 }
 
 async fn invitations_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry>) -> Response {
-    let ctx = match OrgCtx::load(c, org).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+    let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let off = offset.to_string();
     let (items, _) = match c
@@ -690,7 +659,7 @@ async fn invitations_page(c: &Console, org: &str, offset: u64, retry: Option<&Re
     let can_write = ctx.can("invitations:write");
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Invitations",
         &ctx.nav("/invitations"),
         html! {
@@ -755,10 +724,7 @@ async fn resend(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
 
 async fn revoke(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
     if !f.confirmed() {
-        let ctx = match OrgCtx::load(&c, &org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+        let ctx = ctx_or_return!(&c, &org);
         return ui::confirm(
             &c,
             &ctx.nav("/invitations"),

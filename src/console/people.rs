@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 use super::api::{Failure, query, seg};
 use super::events::day_start;
-use super::org::status_of;
 use super::ui::{self, Retry, form_error, input, s, when};
 use super::{Console, Fields, S, Submit};
 
@@ -117,7 +116,7 @@ async fn users_page(c: &Console, q: &UserQuery, retry: Option<&Retry>) -> Respon
     let f = "create-user";
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Users",
         &super::operator::nav("/console/operator/users"),
         html! {
@@ -223,7 +222,7 @@ async fn user_page(c: &Console, user: &str, retry: Option<&Retry>) -> Response {
     let me = id == c.my_id();
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &ui::display_name(&u),
         &super::operator::nav("/console/operator/users"),
         html! {
@@ -563,7 +562,7 @@ async fn licenses_page(c: &Console, q: &LicenseQuery, retry: Option<&Retry>) -> 
     let f = "issue-license";
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Licenses",
         &super::operator::nav("/console/operator/licenses"),
         html! {
@@ -713,7 +712,7 @@ async fn license_page(c: &Console, id: &str, retry: Option<&Retry>) -> Response 
     let f = "edit-license";
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("License {}", name.unwrap_or(s(&l["key_hint"]))),
         &super::operator::nav("/console/operator/licenses"),
         html! {

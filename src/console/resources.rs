@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{Failure, query, seg};
-use super::org::{OrgCtx, status_of};
+use super::org::OrgCtx;
 use super::ui::{self, Retry, form_error, input, s, when};
 use super::{Console, S, Submit};
 
@@ -82,26 +82,6 @@ struct ListQuery {
     app_offset: u64,
 }
 
-macro_rules! ctx_or_return {
-    ($c:expr, $org:expr) => {
-        match OrgCtx::load($c, $org).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        }
-    };
-}
-
-/// A labelled text area that keeps what was typed.
-fn textarea(retry: Option<&Retry>, form: &str, name: &str, label: &str, default: &str) -> Markup {
-    let id = format!("{form}-{name}");
-    html! {
-        div.field {
-            label for=(id) { (label) }
-            textarea id=(id) name=(name) rows="3" { (ui::value_or(retry, form, name, default)) }
-        }
-    }
-}
-
 fn project_role_options() -> Vec<(String, String)> {
     PROJECT_ROLES
         .iter()
@@ -137,15 +117,6 @@ fn pager_by(
             }
             @if has_next { a href=(at(offset + PAGE)) rel="next" { "Next →" } }
         }
-    }
-}
-
-/// The API's refusal of a form that this page does not show (the caller may not use it, or it
-/// went away), at the top of the page: never lost.
-pub(super) fn stray_error(retry: Option<&Retry>, shown: &[&str]) -> Markup {
-    match retry.filter(|r| !shown.contains(&r.form.as_str())) {
-        Some(r) => ui::failure_box(&r.failure),
-        None => html! {},
     }
 }
 
@@ -221,11 +192,11 @@ async fn projects_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Ret
     let offset_kept = nonzero(q.offset);
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Projects and applications",
         &ctx.nav("/projects"),
         html! {
-            (stray_error(retry, &shown))
+            (ui::stray_error(retry, &shown))
             section #projects-section {
                 h2 { "Projects" }
                 (form_error(retry, "project-delete"))
@@ -266,7 +237,7 @@ async fn projects_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Ret
                         (ui::form(c, &format!("{b}/projects"), "project", html! {
                             (input(retry, "project", "name", "Name", "text", "", true, ""))
                             (input(retry, "project", "slug", "Slug", "text", "", false, "Optional: letters, digits and hyphens. Made from the name when empty."))
-                            (textarea(retry, "project", "description", "Description", ""))
+                            (ui::textarea(retry, "project", "description", "Description", ""))
                             div.actions { button type="submit" { "Create project" } }
                         }))
                     }
@@ -321,7 +292,7 @@ async fn projects_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Ret
                         (ui::form(c, &format!("{b}/applications"), "application", html! {
                             (input(retry, "application", "name", "Name", "text", "", true, ""))
                             (ui::select(retry, "application", "project_id", "Project", &project_options, ""))
-                            (textarea(retry, "application", "description", "Description", ""))
+                            (ui::textarea(retry, "application", "description", "Description", ""))
                             div.actions { button type="submit" { "Create application" } }
                         }))
                     }
@@ -460,12 +431,12 @@ async fn project_page(
     }
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("Project {}", s(&p["name"])),
         &ctx.nav("/projects"),
         html! {
             p { a href={ (b) "/projects" } { "← All projects and applications" } }
-            (stray_error(retry, &shown))
+            (ui::stray_error(retry, &shown))
             dl.facts {
                 dt { "Name" } dd { (s(&p["name"])) }
                 dt { "Slug" } dd { code { (s(&p["slug"])) } }
@@ -560,7 +531,7 @@ async fn project_page(
                     (ui::form(c, &format!("{here}/edit"), "project-edit", html! {
                         (input(retry, "project-edit", "name", "Name", "text", s(&p["name"]), true, ""))
                         (input(retry, "project-edit", "slug", "Slug", "text", s(&p["slug"]), true, "Letters, digits and hyphens; unique in the organization."))
-                        (textarea(retry, "project-edit", "description", "Description", s(&p["description"])))
+                        (ui::textarea(retry, "project-edit", "description", "Description", s(&p["description"])))
                         div.actions { button type="submit" { "Save project" } }
                     }))
                 }
@@ -841,12 +812,12 @@ async fn application_page(c: &Console, org: &str, id: &str, retry: Option<&Retry
     let here = format!("{b}/applications/{}", seg(s(&a["id"])));
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("Application {}", s(&a["name"])),
         &ctx.nav("/projects"),
         html! {
             p { a href={ (b) "/projects" } { "← All projects and applications" } }
-            (stray_error(retry, if ctx.can("applications:write") { &["application-edit", "application-delete"] } else { &[] }))
+            (ui::stray_error(retry, if ctx.can("applications:write") { &["application-edit", "application-delete"] } else { &[] }))
             dl.facts {
                 dt { "Name" } dd { (s(&a["name"])) }
                 dt { "Id" } dd { code { (s(&a["id"])) } }
@@ -864,7 +835,7 @@ async fn application_page(c: &Console, org: &str, id: &str, retry: Option<&Retry
                     (ui::form(c, &format!("{here}/edit"), "application-edit", html! {
                         (input(retry, "application-edit", "name", "Name", "text", s(&a["name"]), true, ""))
                         (ui::select(retry, "application-edit", "project_id", "Project", &project_options, project_id))
-                        (textarea(retry, "application-edit", "description", "Description", s(&a["description"])))
+                        (ui::textarea(retry, "application-edit", "description", "Description", s(&a["description"])))
                         div.actions { button type="submit" { "Save application" } }
                     }))
                 }
@@ -978,11 +949,11 @@ async fn service_accounts_page(c: &Console, org: &str, retry: Option<&Retry>) ->
     let b = ctx.base();
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         "Service accounts",
         &ctx.nav("/service-accounts"),
         html! {
-            (stray_error(retry, if can_write { &["service-account"] } else { &[] }))
+            (ui::stray_error(retry, if can_write { &["service-account"] } else { &[] }))
             p { "Service accounts are members of the organization for scripts and integrations: they sign in with tokens only, never with a password." }
             @if items.is_empty() {
                 (ui::empty(if can_write { "No service accounts yet. Create one below; it comes with its first token." } else { "No service accounts yet." }))
@@ -1105,12 +1076,12 @@ async fn service_account_page(
     let here = format!("{b}/service-accounts/{}", seg(user));
     ui::page(
         c,
-        status_of(retry),
+        ui::status_of(retry),
         &format!("Service account {}", ui::display_name(&m)),
         &ctx.nav("/service-accounts"),
         html! {
             p { a href={ (b) "/service-accounts" } { "← All service accounts" } }
-            (stray_error(retry, if can_write { &["service-token-revoke", "service-token", "service-account-delete"] } else { &["service-token-revoke"] }))
+            (ui::stray_error(retry, if can_write { &["service-token-revoke", "service-token", "service-account-delete"] } else { &["service-token-revoke"] }))
             dl.facts {
                 dt { "Name" } dd { (ui::display_name(&m)) }
                 dt { "Username" } dd { code { (s(&m["username"])) } }

@@ -447,3 +447,36 @@ pub fn role_options(roles: &[Value], with_owner: bool) -> Vec<(String, String)> 
         .map(|r| (s(&r["key"]).to_owned(), s(&r["name"]).to_owned()))
         .collect()
 }
+
+/// A labelled text area that keeps what was typed.
+pub fn textarea(
+    retry: Option<&Retry>,
+    form: &str,
+    name: &str,
+    label: &str,
+    default: &str,
+) -> Markup {
+    let id = format!("{form}-{name}");
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            textarea id=(id) name=(name) rows="3" { (value_or(retry, form, name, default)) }
+        }
+    }
+}
+
+/// The API's refusal of a form that this page does not show (the caller may not use it, or it
+/// went away), at the top of the page: never lost.
+pub fn stray_error(retry: Option<&Retry>, shown: &[&str]) -> Markup {
+    match retry.filter(|r| !shown.contains(&r.form.as_str())) {
+        Some(r) => failure_box(&r.failure),
+        None => html! {},
+    }
+}
+
+/// The status of a page shown again after a failed form: the API's.
+pub fn status_of(retry: Option<&Retry>) -> StatusCode {
+    retry.map_or(StatusCode::OK, |r| {
+        StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
+    })
+}
