@@ -29,6 +29,9 @@ WORKLOADS = {
           "organization (user_id); W9_check_<n>pct_writes: one check a request; W9_check_batch20_<n>pct_writes: "
           "20 checks in one request (checks/s = 20 x req/s); n% of the requests, by the same callers, are "
           "PATCH /organizations/{org}/members/{user} (admin/member flip)",
+    "W10": "GET /console/orgs/{org}/members by the {callers} callers of W8, each with its own console session "
+           "cookie: the web console's members page, HTML made from five reads of the public API in process "
+           "(the caller, the organization, the caller's permissions, the roles, 50 members)",
 }
 BASELINES = {
     "B0": "axum hello JSON",

@@ -12,7 +12,7 @@
 # Knobs (env):
 #   BENCH_ENGINES    "sqlite postgres"     engines to run
 #   BENCH_SIZES      "small large"         small: 1,000 orgs x 10 members; large: 50,000 x 20 (1M)
-#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7 W8 W9"   (W8 runs once for each of
+#   BENCH_WORKLOADS  "W1 W2 W3 W4 W5 W6 W7 W8 W9 W10"   (W8 runs once for each of
 #                                          BENCH_W8_WRITE_PCTS; W9 once for each of
 #                                          BENCH_W9_WRITE_PCTS with single checks, then once for
 #                                          each with batches of 20 checks)
@@ -50,7 +50,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 BENCH_ENGINES="${BENCH_ENGINES:-sqlite postgres}"
 BENCH_SIZES="${BENCH_SIZES:-small large}"
-BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8 W9}"
+BENCH_WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8 W9 W10}"
 BENCH_CALLERS="${BENCH_CALLERS:-400}"
 BENCH_W8_WRITE_PCTS="${BENCH_W8_WRITE_PCTS:-0 1 5}"
 BENCH_W9_WRITE_PCTS="${BENCH_W9_WRITE_PCTS:-0 1}"
@@ -67,7 +67,7 @@ declare -A SIZE_ARGS=(
 )
 for s in $BENCH_SIZES; do [ -n "${SIZE_ARGS[$s]:-}" ] || { echo "unknown size $s (small, large)" >&2; exit 2; }; done
 for e in $BENCH_ENGINES; do case "$e" in sqlite | postgres) ;; *) echo "unknown engine $e (sqlite, postgres)" >&2; exit 2 ;; esac; done
-for w in $BENCH_WORKLOADS; do case "$w" in W[1-9]) ;; *) echo "unknown workload $w (W1 ... W9)" >&2; exit 2 ;; esac; done
+for w in $BENCH_WORKLOADS; do case "$w" in W[1-9] | W10) ;; *) echo "unknown workload $w (W1 ... W10)" >&2; exit 2 ;; esac; done
 [[ "$BENCH_DRIVER_POOL" =~ ^[1-9][0-9]*$ ]] || { echo "bad BENCH_DRIVER_POOL '$BENCH_DRIVER_POOL' (a positive number)" >&2; exit 2; }
 case "$BENCH_BASELINES_ONLY" in 0 | 1) ;; *) echo "bad BENCH_BASELINES_ONLY '$BENCH_BASELINES_ONLY' (0, 1)" >&2; exit 2 ;; esac
 for p in $BENCH_W8_WRITE_PCTS; do [[ "$p" =~ ^[0-9]+$ && "$p" -le 100 ]] || { echo "bad W8 write % $p (0 ... 100)" >&2; exit 2; }; done
@@ -265,7 +265,7 @@ stop_orgd() {
   stop_pid "$SERVER_PID"; SERVER_PID=""; unset SERVER_PIDS
 }
 # is_read WL: the workloads that also run in the cache-off pass
-is_read() { case "$1" in W1 | W2 | W3 | W4 | W8 | W9) return 0 ;; *) return 1 ;; esac; }
+is_read() { case "$1" in W1 | W2 | W3 | W4 | W8 | W9 | W10) return 0 ;; *) return 1 ;; esac; }
 # W9: the permissions checked, in rotation, and the checks in one batch request
 W9_PERMISSIONS="organization:read organization:update organization:delete members:read members:write
   invitations:read invitations:write projects:read projects:write applications:read applications:write
@@ -329,6 +329,14 @@ run_workload() {
           BENCH_CALLERS_FILE="$CALLERS" BENCH_PERMISSIONS="$W9_PERMISSIONS" BENCH_CHECK_BATCH="$W9_BATCH" BENCH_WRITE_PCT="$pct" \
             wrk_run "$suite" "W9_check_batch${W9_BATCH}_${pct}pct_writes" "$BASE/" check-permission.lua
         done ;;
+    W10) read -r c_token c_org _ <"$CALLERS"
+        code="$(curl -s -o "$BENCH_OUT/raw/${suite}__preflight_W10.html" -w '%{http_code}' \
+          -H "Cookie: orgd_session=$c_token" "$BASE/console/orgs/$c_org/members" || echo 000)"
+        echo "W10 GET /console/orgs/$c_org/members -> $code" >>"$BENCH_OUT/raw/${suite}__preflight.txt"
+        if [ "$code" != 200 ] || ! grep -q 'id="members"' "$BENCH_OUT/raw/${suite}__preflight_W10.html"; then
+          echo "!! $suite: preflight W10 failed (GET /console/orgs/$c_org/members -> $code); stopping" >&2; exit 1
+        fi
+        BENCH_CALLERS_FILE="$CALLERS" wrk_run "$suite" W10_console_members_page "$BASE/" console-page.lua ;;
   esac
   meta "$suite.rss_after_${1}_kb" "$(rss_kb "$SERVER_PID" VmRSS)"
 }

@@ -786,7 +786,7 @@ async fn create_token(Submit { c, f }: Submit) -> Response {
         body["organization"] = json!(o);
     }
     if let Some(d) = f.opt("expires_at") {
-        body["expires_at"] = json!(format!("{d}T00:00:00Z"));
+        body["expires_at"] = json!(ui::day_start(d));
     }
     match c.api.post("/tokens", body).await {
         Ok(t) => ui::secret(

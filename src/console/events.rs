@@ -58,15 +58,6 @@ async fn event_types(c: &Console) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A date input's `YYYY-MM-DD` as the RFC 3339 start of that day (UTC); other text unchanged.
-pub(super) fn day_start(d: &str) -> String {
-    if d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-' {
-        format!("{d}T00:00:00Z")
-    } else {
-        d.to_owned()
-    }
-}
-
 /// A JSON value in a few words.
 fn short(v: &Value) -> String {
     let text = match v {
@@ -131,8 +122,8 @@ async fn audit_page(c: &Console, scope: &Scope, q: &AuditQuery) -> Response {
             "Installation audit log",
         ),
     };
-    let since = day_start(&q.since);
-    let until = day_start(&q.until);
+    let since = ui::day_start(&q.since);
+    let until = ui::day_start(&q.until);
     let limit = AUDIT_PAGE.to_string();
     let listed = c
         .api

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{Failure, query, seg};
-use super::events::day_start;
 use super::ui::{self, Retry, form_error, input, s, when};
 use super::{Console, Fields, S, Submit};
 
@@ -53,7 +52,7 @@ fn int(f: &Fields, name: &str) -> Value {
 fn date(f: &Fields, name: &str) -> Value {
     match f.get(name) {
         "" => Value::Null,
-        v => json!(day_start(v)),
+        v => json!(ui::day_start(v)),
     }
 }
 

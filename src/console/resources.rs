@@ -1147,7 +1147,7 @@ async fn create_sa_token(
 ) -> Response {
     let mut body = json!({"name": f.get("name")});
     if let Some(d) = f.opt("expires_at") {
-        body["expires_at"] = json!(format!("{d}T00:00:00Z"));
+        body["expires_at"] = json!(ui::day_start(d));
     }
     match c
         .api

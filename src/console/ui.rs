@@ -480,3 +480,12 @@ pub fn status_of(retry: Option<&Retry>) -> StatusCode {
         StatusCode::from_u16(r.failure.status).unwrap_or(StatusCode::BAD_REQUEST)
     })
 }
+
+/// A date input's `YYYY-MM-DD` as the RFC 3339 start of that day (UTC); other text unchanged.
+pub fn day_start(d: &str) -> String {
+    if d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-' {
+        format!("{d}T00:00:00Z")
+    } else {
+        d.to_owned()
+    }
+}
