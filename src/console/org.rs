@@ -44,20 +44,18 @@ pub struct OrgCtx {
 
 impl OrgCtx {
     pub async fn load(c: &Console, org: &str) -> Result<OrgCtx, Response> {
-        let o = c
-            .api
-            .get(&format!("/organizations/{}", seg(org)))
-            .await
-            .map_err(|f| c.failed(f))?;
-        let id = s(&o["id"]).to_owned();
-        let mine = c
-            .api
-            .get(&format!(
+        // Both at once: the console's own links name organizations by id (a slug works too).
+        let (org_path, mine_path) = (
+            format!("/organizations/{}", seg(org)),
+            format!(
                 "/organizations/{}/members/{}/permissions",
-                seg(&id),
+                seg(org),
                 seg(c.my_id())
-            ))
-            .await;
+            ),
+        );
+        let (o, mine) = tokio::join!(c.api.get(&org_path), c.api.get(&mine_path));
+        let o = o.map_err(|f| c.failed(f))?;
+        let id = s(&o["id"]).to_owned();
         let (role, perms) = match mine {
             Ok(p) => (
                 s(&p["role"]).to_owned(),
@@ -404,11 +402,11 @@ async fn members_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Retr
             ("offset", &offset)
         ])
     );
-    let (items, _) = match c.api.list(&path).await {
+    let (items, roles) = tokio::join!(c.api.list(&path), ctx.roles(c));
+    let (items, _) = match items {
         Ok(r) => r,
         Err(f) => return c.failed(f),
     };
-    let roles = ctx.roles(c).await;
     let b = ctx.base();
     let can_write = ctx.can("members:write");
     // Owner is granted only by owners; the API refuses it to anyone else as well.
