@@ -129,10 +129,25 @@ async fn members_story(app: TestApp) {
     let bob_id = bob[0]["user_id"].as_str().unwrap().to_string();
     assert_eq!(bob[0]["role"], "member");
 
-    // A role change.
-    b.select("owner", &format!("#role-{bob_id}"), "admin").await;
-    b.submit("owner", &format!("tr[data-user='{bob_id}'] form"))
-        .await;
+    // A role change, with the keyboard: the role's select, the arrow up to "Admin" (just above
+    // "Member"), Tab to its button, Enter.
+    b.eval(
+        "owner",
+        &format!("document.getElementById('role-{bob_id}').focus()"),
+    )
+    .await;
+    b.press("owner", "ArrowUp").await;
+    assert_eq!(
+        b.eval(
+            "owner",
+            &format!("document.getElementById('role-{bob_id}').value")
+        )
+        .await,
+        json!("admin")
+    );
+    b.press("owner", "Tab").await;
+    assert_eq!(b.focused("owner").await.text, "Change role");
+    b.press("owner", "Enter").await;
     assert!(
         b.text("owner", ".notice.ok")
             .await
@@ -201,13 +216,58 @@ async fn members_story(app: TestApp) {
     );
     assert!(!overview.contains("Delete organization"), "{overview}");
     assert!(!overview.contains("Transfer ownership"), "{overview}");
-    // And what the page does not offer, the API refuses: the owner's own page posted by Bob.
+    // What the page does not offer, the API refuses: Bob posts the deletion anyway, with his own
+    // valid form token, and the organization stays.
+    let csrf = b.attr("bob", "input[name=_csrf]", "value").await.unwrap();
+    let refused = b
+        .eval(
+            "bob",
+            &format!(
+                "fetch('/console/orgs/{org}/delete', {{method: 'POST', headers: {{'Content-Type': \
+                 'application/x-www-form-urlencoded'}}, body: '_csrf={csrf}&_form=delete&_confirmed=yes'}})\
+                 .then(r => r.status)"
+            ),
+        )
+        .await;
+    assert_eq!(refused, json!(403));
+    api(
+        &node,
+        "GET",
+        &format!("/organizations/{org}"),
+        &owner.token,
+        None,
+    )
+    .await;
+    b.problems("bob").await;
+    // The owner is offered it.
     b.goto("owner", &format!("{base}/console/orgs/{org}")).await;
     assert!(
         b.text("owner", "main")
             .await
             .contains("Delete organization")
     );
+
+    // Carol, who has an account with a verified address, accepts from her own list.
+    app.user("carol").await;
+    b.goto("owner", &format!("{base}/console/orgs/{org}/members"))
+        .await;
+    b.fill("owner", "#invite-email", "carol@example.com").await;
+    b.submit("owner", "#invite form").await;
+    b.open("carol", 1440, 900).await;
+    sign_in(&b, "carol", &base, "carol@example.com").await;
+    assert!(b.text("carol", "#invitations").await.contains("Acme"));
+    b.submit("carol", "#invitations form").await;
+    assert!(
+        b.url("carol")
+            .await
+            .ends_with(&format!("/console/orgs/{org}"))
+    );
+    assert!(
+        b.text("carol", ".notice.ok")
+            .await
+            .contains("You joined the organization")
+    );
+    b.assert_no_problems("carol").await;
 
     b.assert_no_problems("owner").await;
     b.assert_no_problems("bob").await;
