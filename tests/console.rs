@@ -787,6 +787,37 @@ async fn single_sign_on_from_the_sign_in_page(app: TestApp) {
         .await;
     assert!(b.text("carol", "#sessions").await.contains("this browser"));
     b.assert_no_problems("carol").await;
+
+    // A session handed to another browser through the way back (a link carrying someone else's
+    // session in its fragment) does not sign it in: the sign-in was not started there.
+    b.open("victim", 1440, 900).await;
+    b.goto(
+        "victim",
+        &format!(
+            "{base}/console/sso?binding={}#access_token={}",
+            "0".repeat(32),
+            owner.token
+        ),
+    )
+    .await;
+    // The page posts itself at once; read its heading once the answer has replaced it.
+    for _ in 0..50 {
+        let h1 = b
+            .try_command(json!({"cmd": "text", "page": "victim", "selector": "h1"}))
+            .await;
+        if h1.is_ok_and(|t| t.as_str().is_some_and(|t| t.contains("failed"))) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        b.text("victim", "h1")
+            .await
+            .contains("Single sign-on failed")
+    );
+    b.problems("victim").await;
+    b.goto("victim", &format!("{base}/console")).await;
+    assert!(b.url("victim").await.contains("/console/sign-in"));
     b.quit().await;
 }
 

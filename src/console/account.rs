@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::html;
@@ -12,7 +12,10 @@ use serde_json::json;
 
 use super::api::{query, seg};
 use super::ui::{self, Nav, Retry, form_error, input, s, when};
-use super::{Console, S, Submit, Visitor, VisitorSubmit, redirect, signed_out};
+use super::{
+    Console, S, SSO_BINDING_SECS, SSO_COOKIE, Submit, Visitor, VisitorSubmit, cookie, random_token,
+    redirect, same_token, signed_out,
+};
 
 pub fn routes() -> Router<S> {
     Router::new()
@@ -115,8 +118,12 @@ async fn sign_in(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
 
 /// Home-realm discovery: orgd's SSO start with the console as the place to come back to.
 async fn sso_start(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
+    // The sign-in is bound to this browser: the way back names a random value that only this
+    // browser's cookie holds, so a session handed to another browser (a link with someone
+    // else's fragment) is refused.
+    let binding = random_token();
     let back = format!(
-        "{}/console/sso",
+        "{}/console/sso?binding={binding}",
         v.shared.state.config.public_url.trim_end_matches('/')
     );
     let path = format!(
@@ -125,22 +132,36 @@ async fn sso_start(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
     );
     match v.api.call(axum::http::Method::GET, &path, None).await {
         Ok(reply) => match reply.location {
-            Some(to) => ui::onward("Continuing to your identity provider", &to),
+            Some(to) => {
+                let mut res = ui::onward("Continuing to your identity provider", &to);
+                res.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookie(&v.shared, SSO_COOKIE, &binding, Some(SSO_BINDING_SECS)),
+                );
+                res
+            }
             None => sign_in_form(&v, "", None),
         },
         Err(failure) => sign_in_form(&v, "", Some(&Retry::new(f, failure))),
     }
 }
 
+#[derive(Deserialize, Default)]
+struct BindingQuery {
+    #[serde(default)]
+    binding: String,
+}
+
 /// Where SSO sends the browser back to: the session is in the fragment, which only the browser
-/// sees; the console's script posts it here.
-async fn sso_page(v: Visitor) -> Response {
+/// sees; the console's script posts it here, with the binding of the way back.
+async fn sso_page(v: Visitor, Query(q): Query<BindingQuery>) -> Response {
     v.finish(ui::bare(
         StatusCode::OK,
         "Signing you in",
         html! {
             form #sso-finish method="post" action="/console/sso" {
                 input type="hidden" name="_csrf" value=(v.csrf);
+                input type="hidden" name="binding" value=(q.binding);
                 input type="hidden" name="access_token" value="";
                 p { "Finishing single sign-on…" }
                 noscript { p { "Single sign-on needs JavaScript to finish. " a href="/console/sign-in" { "Sign in with a password instead." } } }
@@ -151,15 +172,24 @@ async fn sso_page(v: Visitor) -> Response {
 
 async fn sso_finish(VisitorSubmit { v, f }: VisitorSubmit) -> Response {
     let token = f.get("access_token");
-    // The token must be a live session of some user before it becomes the console's.
-    match v.api.with_token(token).get("/users/me").await {
-        Ok(_) if !token.is_empty() => v.sign_in(token, "/console"),
+    let bound = v
+        .sso_binding
+        .as_deref()
+        .is_some_and(|b| same_token(b, f.get("binding")));
+    // Started in this browser, and a live session of some user, before it becomes the console's.
+    let mut res = match v.api.with_token(token).get("/users/me").await {
+        Ok(_) if bound && !token.is_empty() => v.sign_in(token, "/console"),
         _ => ui::bare_page(
             StatusCode::UNAUTHORIZED,
             "Single sign-on failed",
-            "The sign-in did not finish. Try again from the sign-in page.",
+            "The sign-in did not finish in the browser that started it. Try again from the sign-in page.",
         ),
-    }
+    };
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie(&v.shared, SSO_COOKIE, "", Some(0)),
+    );
+    res
 }
 
 async fn sign_up_page(v: Visitor) -> Response {

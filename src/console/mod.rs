@@ -52,6 +52,10 @@ const SESSION_COOKIE: &str = "orgd_session";
 const PRE_CSRF_COOKIE: &str = "orgd_csrf";
 /// A one-time notice shown on the next page ("Invitation sent").
 const FLASH_COOKIE: &str = "orgd_flash";
+/// During an SSO sign-in: the value its way back must name (the sign-in is bound to the browser).
+const SSO_COOKIE: &str = "orgd_sso";
+/// How long an SSO sign-in may take, as the API's state lives.
+const SSO_BINDING_SECS: i64 = 600;
 
 /// The console pages' policy: scripts, styles and images only from orgd itself, forms only to it,
 /// never framed.
@@ -452,6 +456,8 @@ pub(crate) struct Visitor {
     pub new_csrf: bool,
     /// The console session, when the visitor is signed in.
     pub session: Option<String>,
+    /// The binding of an SSO sign-in under way in this browser.
+    pub sso_binding: Option<String>,
     pub shared: S,
 }
 
@@ -489,6 +495,7 @@ impl FromRequestParts<S> for Visitor {
             new_csrf: existing.is_none(),
             csrf: existing.unwrap_or_else(random_token),
             session: jar.get(SESSION_COOKIE).filter(|t| !t.is_empty()).cloned(),
+            sso_binding: jar.get(SSO_COOKIE).filter(|t| !t.is_empty()).cloned(),
             shared: shared.clone(),
         })
     }
