@@ -710,6 +710,48 @@ async fn screenshots_of_the_main_pages(app: TestApp) {
             );
         }
     }
+    // An admin and a member: every section their navigation offers opens, and what it leaves
+    // out the API refuses (403) or does not show (404).
+    for who in ["bob", "carol"] {
+        b.open(who, 1440, 900).await;
+        sign_in(&b, who, &base, &format!("{who}@example.com")).await;
+        b.goto(who, &format!("{base}/console/orgs/{org}")).await;
+        let offered: Vec<String> = serde_json::from_value(
+            b.eval(
+                who,
+                "Array.from(document.querySelectorAll('nav.side a')).map(a => a.getAttribute('href'))",
+            )
+            .await,
+        )
+        .unwrap();
+        for (_, path, w) in &pages {
+            if *w != "owner" || !path.starts_with("/console/orgs/") {
+                continue;
+            }
+            let status = b.goto(who, &format!("{base}{path}")).await;
+            if offered.contains(path) {
+                assert_eq!(
+                    status,
+                    200,
+                    "{who} at {path}: {}",
+                    b.text(who, "body").await
+                );
+                b.assert_no_problems(who).await;
+            } else {
+                assert!(matches!(status, 403 | 404), "{who} at {path}: {status}");
+                b.problems(who).await;
+            }
+        }
+        let sections = offered.len();
+        assert!(
+            if who == "bob" {
+                sections >= 10
+            } else {
+                (3..=5).contains(&sections)
+            },
+            "{who} is offered {offered:?}"
+        );
+    }
     b.quit().await;
 }
 
