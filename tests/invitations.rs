@@ -587,7 +587,67 @@ async fn invitees_answer_from_their_own_list(app: TestApp) {
     );
 }
 
+/// Accepting by id and by the link at once, twenty-five times each, and a revocation racing them:
+/// at most one membership, and none after a revocation that won.
+async fn accepts_by_id_and_by_link_race_to_one_membership(app: TestApp) {
+    use tower::ServiceExt;
+    let owner = app.user("owner").await;
+    let hank = app.user("hank").await;
+    let org = app.org(&owner, "Acme").await;
+    let inv = invite(&app, &org, &owner.token, "hank@example.com", "member").await;
+    let inv = inv.expect(201).clone();
+    let (id, token) = (
+        inv["id"].as_str().unwrap().to_string(),
+        inv["token"].as_str().unwrap().to_string(),
+    );
+    let mut tasks = Vec::new();
+    for i in 0..51 {
+        let router = app.router.clone();
+        let (id, token, org) = (id.clone(), token.clone(), org.clone());
+        let (auth, owner_auth) = (hank.token.clone(), owner.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = match i {
+                50 => axum::http::Request::delete(format!("/organizations/{org}/invitations/{id}"))
+                    .header("authorization", format!("Bearer {owner_auth}"))
+                    .body(axum::body::Body::empty()),
+                i if i % 2 == 0 => {
+                    axum::http::Request::post(format!("/users/me/invitations/{id}/accept"))
+                        .header("authorization", format!("Bearer {auth}"))
+                        .body(axum::body::Body::empty())
+                }
+                _ => axum::http::Request::post("/invitations/accept")
+                    .header("authorization", format!("Bearer {auth}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(json!({"token": token}).to_string())),
+            }
+            .unwrap();
+            (i, router.oneshot(req).await.unwrap().status().as_u16())
+        }));
+    }
+    let (mut accepted, mut revoked) = (0, false);
+    for t in tasks {
+        match t.await.unwrap() {
+            (50, 200) => revoked = true,
+            (50, s) => assert!(matches!(s, 400 | 404 | 409), "revocation: {s}"),
+            (_, 200) => accepted += 1,
+            (_, s) => assert!(matches!(s, 400 | 404 | 409), "accept: {s}"),
+        }
+    }
+    let n = app.count("SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.username = 'hank'").await;
+    assert_eq!(n, accepted, "memberships made");
+    assert!(accepted <= 1, "{accepted} accepts succeeded");
+    assert!(
+        accepted == 1 || revoked,
+        "neither an accept nor the revocation won"
+    );
+    assert!(
+        !(accepted == 1 && revoked),
+        "both an accept and the revocation won"
+    );
+}
+
 on_both_engines!(
+    accepts_by_id_and_by_link_race_to_one_membership,
     invitees_answer_from_their_own_list,
     lifecycle_in_development_mode,
     accepting_needs_the_invited_email,

@@ -146,14 +146,8 @@ fn permission_checks(
 
 async fn roles_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let roles = match c.api.list(&format!("{}/roles", ctx.api())).await {
-        Ok(r) => r.0,
-        Err(f) => return c.failed(f),
-    };
-    let perms = match c.api.list(&format!("{}/permissions", ctx.api())).await {
-        Ok(r) => r.0,
-        Err(f) => return c.failed(f),
-    };
+    let roles = or_fail!(c, c.api.list(&format!("{}/roles", ctx.api())).await).0;
+    let perms = or_fail!(c, c.api.list(&format!("{}/permissions", ctx.api())).await).0;
     let b = ctx.base();
     let can_roles = ctx.can("roles:write");
     let can_perms = ctx.can("permissions:write");
@@ -364,18 +358,13 @@ async fn role(c: Console, Path((org, key)): Path<(String, String)>) -> Response 
 
 async fn role_page(c: &Console, org: &str, key: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let r = match c
-        .api
-        .get(&format!("{}/roles/{}", ctx.api(), seg(key)))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
-    let perms = match c.api.list(&format!("{}/permissions", ctx.api())).await {
-        Ok(r) => r.0,
-        Err(f) => return c.failed(f),
-    };
+    let r = or_fail!(
+        c,
+        c.api
+            .get(&format!("{}/roles/{}", ctx.api(), seg(key)))
+            .await
+    );
+    let perms = or_fail!(c, c.api.list(&format!("{}/permissions", ctx.api())).await).0;
     let roles = ctx.roles(c).await;
     let b = ctx.base();
     let here = format!("{b}/roles/{}", seg(key));
@@ -611,14 +600,8 @@ fn scopes_of(f: &super::Fields) -> Option<Vec<&str>> {
 
 async fn sso_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let domains = match c.api.list(&format!("{}/domains", ctx.api())).await {
-        Ok(r) => r.0,
-        Err(f) => return c.failed(f),
-    };
-    let providers = match c.api.list(&format!("{}/sso-providers", ctx.api())).await {
-        Ok(r) => r.0,
-        Err(f) => return c.failed(f),
-    };
+    let domains = or_fail!(c, c.api.list(&format!("{}/domains", ctx.api())).await).0;
+    let providers = or_fail!(c, c.api.list(&format!("{}/sso-providers", ctx.api())).await).0;
     let roles = ctx.roles(c).await;
     let role_choices = ui::role_options(&roles, false);
     let verified: Vec<String> = domains
@@ -871,18 +854,13 @@ async fn provider(c: Console, Path((org, id)): Path<(String, String)>) -> Respon
 
 async fn provider_page(c: &Console, org: &str, id: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let p = match c
-        .api
-        .get(&format!("{}/sso-providers/{}", ctx.api(), seg(id)))
-        .await
-    {
-        Ok(p) => p,
-        Err(f) => return c.failed(f),
-    };
-    let domains = match c.api.list(&format!("{}/domains", ctx.api())).await {
-        Ok(r) => r.0,
-        Err(f) => return c.failed(f),
-    };
+    let p = or_fail!(
+        c,
+        c.api
+            .get(&format!("{}/sso-providers/{}", ctx.api(), seg(id)))
+            .await
+    );
+    let domains = or_fail!(c, c.api.list(&format!("{}/domains", ctx.api())).await).0;
     let roles = ctx.roles(c).await;
     let current = strings(&p["domains"]);
     // The verified domains, and any the provider lists that are not among them.

@@ -382,14 +382,8 @@ async fn home(c: Console) -> Response {
 }
 
 async fn home_page(c: &Console, retry: Option<&Retry>) -> Response {
-    let orgs = match c.api.list("/organizations?limit=200").await {
-        Ok((items, _)) => items,
-        Err(f) => return c.failed(f),
-    };
-    let invitations = match c.api.list("/users/me/invitations").await {
-        Ok((items, _)) => items,
-        Err(f) => return c.failed(f),
-    };
+    let orgs = or_fail!(c, c.api.list("/organizations?limit=200").await).0;
+    let invitations = or_fail!(c, c.api.list("/users/me/invitations").await).0;
     let title = if c.is_superuser() {
         "Organizations"
     } else {
@@ -720,14 +714,8 @@ async fn tokens(c: Console) -> Response {
 }
 
 async fn tokens_page(c: &Console, retry: Option<&Retry>) -> Response {
-    let (items, _) = match c.api.list("/tokens").await {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
-    let (sessions, _) = match c.api.list("/users/me/sessions").await {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(c, c.api.list("/tokens").await);
+    let (sessions, _) = or_fail!(c, c.api.list("/users/me/sessions").await);
     let orgs = c
         .api
         .list("/organizations?limit=200")

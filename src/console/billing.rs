@@ -72,10 +72,7 @@ fn usage_row(label: &str, key: &str, used: &Value, limit: &Value) -> Markup {
 
 async fn license_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let l = match c.api.get(&format!("{}/license", ctx.api())).await {
-        Ok(l) => l,
-        Err(f) => return c.failed(f),
-    };
+    let l = or_fail!(c, c.api.get(&format!("{}/license", ctx.api())).await);
     let b = ctx.base();
     let lic = &l["license"];
     let features: Vec<&str> = l["features"]
@@ -265,18 +262,16 @@ async fn deployments_page(c: &Console, org: &str, offset: u64, retry: Option<&Re
     let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let off = offset.to_string();
-    let (items, _) = match c
-        .api
-        .list(&format!(
-            "{}/deployments{}",
-            ctx.api(),
-            query(&[("limit", &limit), ("offset", &off)])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "{}/deployments{}",
+                ctx.api(),
+                query(&[("limit", &limit), ("offset", &off)])
+            ))
+            .await
+    );
     let l = c
         .api
         .get(&format!("{}/license", ctx.api()))

@@ -466,18 +466,16 @@ async fn webhooks_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry
     let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let off = offset.to_string();
-    let (items, _) = match c
-        .api
-        .list(&format!(
-            "{}/webhooks{}",
-            ctx.api(),
-            query(&[("limit", &limit), ("offset", &off)])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "{}/webhooks{}",
+                ctx.api(),
+                query(&[("limit", &limit), ("offset", &off)])
+            ))
+            .await
+    );
     let b = ctx.base();
     let can_write = ctx.can("organization:update");
     let types = if can_write {
@@ -580,10 +578,7 @@ async fn webhook_page(
 ) -> Response {
     let ctx = ctx_or_return!(c, org);
     let api = format!("{}/webhooks/{}", ctx.api(), seg(id));
-    let w = match c.api.get(&api).await {
-        Ok(w) => w,
-        Err(f) => return c.failed(f),
-    };
+    let w = or_fail!(c, c.api.get(&api).await);
     let limit = PAGE.to_string();
     let off = q.offset.to_string();
     let listed = c
@@ -908,19 +903,17 @@ async fn delivery_page(
     retry: Option<&Retry>,
 ) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let d = match c
-        .api
-        .get(&format!(
-            "{}/webhooks/{}/deliveries/{}",
-            ctx.api(),
-            seg(id),
-            seg(delivery)
-        ))
-        .await
-    {
-        Ok(d) => d,
-        Err(f) => return c.failed(f),
-    };
+    let d = or_fail!(
+        c,
+        c.api
+            .get(&format!(
+                "{}/webhooks/{}/deliveries/{}",
+                ctx.api(),
+                seg(id),
+                seg(delivery)
+            ))
+            .await
+    );
     let hook = format!("{}/webhooks/{}", ctx.base(), seg(id));
     let here = format!("{hook}/deliveries/{}", seg(s(&d["id"])));
     let payload = serde_json::to_string_pretty(&d["payload"]).unwrap_or_default();

@@ -18,6 +18,16 @@ macro_rules! ctx_or_return {
     };
 }
 
+/// The value of an API call, or the page that explains its failure (`Console::failed`).
+macro_rules! or_fail {
+    ($c:expr, $call:expr) => {
+        match $call {
+            Ok(value) => value,
+            Err(f) => return $c.failed(f),
+        }
+    };
+}
+
 mod access;
 mod account;
 pub mod api;

@@ -57,23 +57,21 @@ async fn organizations(c: Console, Query(q): Query<OrgQuery>) -> Response {
 async fn organizations_page(c: &Console, q: &OrgQuery, retry: Option<&Retry>) -> Response {
     let limit = PAGE.to_string();
     let offset = q.offset.to_string();
-    let (items, _) = match c
-        .api
-        .list(&format!(
-            "/organizations{}",
-            query(&[
-                ("name", &q.name),
-                ("status", &q.status),
-                ("plan", &q.plan),
-                ("limit", &limit),
-                ("offset", &offset),
-            ])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "/organizations{}",
+                query(&[
+                    ("name", &q.name),
+                    ("status", &q.status),
+                    ("plan", &q.plan),
+                    ("limit", &limit),
+                    ("offset", &offset),
+                ])
+            ))
+            .await
+    );
     let plans = c.api.list("/plans").await.map(|r| r.0).unwrap_or_default();
     let statuses = ["", "active", "suspended", "banned"];
     ui::page(

@@ -406,10 +406,7 @@ async fn members_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Retr
             ("offset", &offset)
         ])
     );
-    let (items, _) = match c.api.list(&path).await {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(c, c.api.list(&path).await);
     let roles = ctx.roles(c).await;
     let b = ctx.base();
     let can_write = ctx.can("members:write");
@@ -645,18 +642,16 @@ async fn invitations_page(c: &Console, org: &str, offset: u64, retry: Option<&Re
     let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let off = offset.to_string();
-    let (items, _) = match c
-        .api
-        .list(&format!(
-            "{}/invitations{}",
-            ctx.api(),
-            query(&[("limit", &limit), ("offset", &off)])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "{}/invitations{}",
+                ctx.api(),
+                query(&[("limit", &limit), ("offset", &off)])
+            ))
+            .await
+    );
     let b = ctx.base();
     let can_write = ctx.can("invitations:write");
     ui::page(

@@ -101,17 +101,15 @@ async fn users(c: Console, Query(q): Query<UserQuery>) -> Response {
 async fn users_page(c: &Console, q: &UserQuery, retry: Option<&Retry>) -> Response {
     let limit = PAGE.to_string();
     let offset = q.offset.to_string();
-    let (items, _) = match c
-        .api
-        .list(&format!(
-            "/users{}",
-            query(&[("q", &q.q), ("limit", &limit), ("offset", &offset)])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "/users{}",
+                query(&[("q", &q.q), ("limit", &limit), ("offset", &offset)])
+            ))
+            .await
+    );
     let f = "create-user";
     ui::page(
         c,
@@ -198,10 +196,7 @@ async fn user(c: Console, Path(user): Path<String>) -> Response {
 }
 
 async fn user_page(c: &Console, user: &str, retry: Option<&Retry>) -> Response {
-    let u = match c.api.get(&format!("/users/{}", seg(user))).await {
-        Ok(u) => u,
-        Err(f) => return c.failed(f),
-    };
+    let u = or_fail!(c, c.api.get(&format!("/users/{}", seg(user))).await);
     let id = s(&u["id"]);
     let here = format!("/console/operator/users/{}", seg(id));
     let owned = c
@@ -668,10 +663,7 @@ async fn license(c: Console, Path(id): Path<String>) -> Response {
 }
 
 async fn license_page(c: &Console, id: &str, retry: Option<&Retry>) -> Response {
-    let l = match c.api.get(&format!("/licenses/{}", seg(id))).await {
-        Ok(l) => l,
-        Err(f) => return c.failed(f),
-    };
+    let l = or_fail!(c, c.api.get(&format!("/licenses/{}", seg(id))).await);
     let id = s(&l["id"]);
     let here = format!("/console/operator/licenses/{}", seg(id));
     let org = match l["organization_id"].as_str() {

@@ -135,18 +135,16 @@ async fn projects_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Ret
     let ctx = ctx_or_return!(c, org);
     let limit = PAGE.to_string();
     let offset = q.offset.to_string();
-    let (items, _) = match c
-        .api
-        .list(&format!(
-            "{}/projects{}",
-            ctx.api(),
-            query(&[("limit", &limit), ("offset", &offset)])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "{}/projects{}",
+                ctx.api(),
+                query(&[("limit", &limit), ("offset", &offset)])
+            ))
+            .await
+    );
     // Every project, for the applications' project names and the project pickers.
     let all_projects = c
         .api
@@ -352,23 +350,18 @@ async fn project_page(
 ) -> Response {
     let ctx = ctx_or_return!(c, org);
     let api = format!("{}/projects/{}", ctx.api(), seg(id));
-    let p = match c.api.get(&api).await {
-        Ok(p) => p,
-        Err(f) => return c.failed(f),
-    };
+    let p = or_fail!(c, c.api.get(&api).await);
     let limit = PAGE.to_string();
     let off = offset.to_string();
-    let (members, _) = match c
-        .api
-        .list(&format!(
-            "{api}/members{}",
-            query(&[("limit", &limit), ("offset", &off)])
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (members, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "{api}/members{}",
+                query(&[("limit", &limit), ("offset", &off)])
+            ))
+            .await
+    );
     // Every member of the project: who is in it already, and whether the caller is its admin.
     let everyone = c
         .api
@@ -778,14 +771,12 @@ async fn application(c: Console, Path((org, id)): Path<(String, String)>) -> Res
 
 async fn application_page(c: &Console, org: &str, id: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let a = match c
-        .api
-        .get(&format!("{}/applications/{}", ctx.api(), seg(id)))
-        .await
-    {
-        Ok(a) => a,
-        Err(f) => return c.failed(f),
-    };
+    let a = or_fail!(
+        c,
+        c.api
+            .get(&format!("{}/applications/{}", ctx.api(), seg(id)))
+            .await
+    );
     let all_projects = c
         .api
         .list(&format!(
@@ -936,10 +927,10 @@ async fn service_accounts(c: Console, Path(org): Path<String>) -> Response {
 async fn service_accounts_page(c: &Console, org: &str, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
     // The API lists every service account at once (no paging).
-    let (items, _) = match c.api.list(&format!("{}/service-accounts", ctx.api())).await {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let (items, _) = or_fail!(
+        c,
+        c.api.list(&format!("{}/service-accounts", ctx.api())).await
+    );
     let can_write = ctx.can("service_accounts:write");
     let roles = if can_write {
         ui::role_options(&ctx.roles(c).await, false)
@@ -1055,22 +1046,17 @@ async fn service_account_page(
     retry: Option<&Retry>,
 ) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let m = match find_service_account(c, &ctx, user).await {
-        Ok(m) => m,
-        Err(f) => return c.failed(f),
-    };
-    let (tokens, _) = match c
-        .api
-        .list(&format!(
-            "{}/service-accounts/{}/tokens",
-            ctx.api(),
-            seg(user)
-        ))
-        .await
-    {
-        Ok(r) => r,
-        Err(f) => return c.failed(f),
-    };
+    let m = or_fail!(c, find_service_account(c, &ctx, user).await);
+    let (tokens, _) = or_fail!(
+        c,
+        c.api
+            .list(&format!(
+                "{}/service-accounts/{}/tokens",
+                ctx.api(),
+                seg(user)
+            ))
+            .await
+    );
     let can_write = ctx.can("service_accounts:write");
     let b = ctx.base();
     let here = format!("{b}/service-accounts/{}", seg(user));
