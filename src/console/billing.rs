@@ -21,7 +21,7 @@ pub fn routes() -> Router<S> {
         .route("/orgs/{org}/deployments/remove", post(remove_deployment))
 }
 
-const PAGE: u64 = 50;
+use super::ui::PAGE;
 
 // --- license and usage -------------------------------------------------------------------------
 
@@ -260,15 +260,13 @@ async fn deployments(c: Console, Path(org): Path<String>, Query(q): Query<PageQu
 
 async fn deployments_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let limit = PAGE.to_string();
-    let off = offset.to_string();
     let (items, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "{}/deployments{}",
-                ctx.api(),
-                query(&[("limit", &limit), ("offset", &off)])
+            .list(&ui::paged(
+                &format!("{}/deployments", ctx.api()),
+                &[],
+                offset
             ))
             .await
     );

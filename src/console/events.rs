@@ -381,7 +381,7 @@ fn label_of(user: &Value) -> String {
 
 // --- webhooks ----------------------------------------------------------------------------------
 
-const PAGE: u64 = 50;
+use super::ui::PAGE;
 
 #[derive(Deserialize, Default)]
 struct PageQuery {
@@ -464,16 +464,10 @@ async fn webhooks(c: Console, Path(org): Path<String>, Query(q): Query<PageQuery
 
 async fn webhooks_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let limit = PAGE.to_string();
-    let off = offset.to_string();
     let (items, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "{}/webhooks{}",
-                ctx.api(),
-                query(&[("limit", &limit), ("offset", &off)])
-            ))
+            .list(&ui::paged(&format!("{}/webhooks", ctx.api()), &[], offset))
             .await
     );
     let b = ctx.base();
@@ -579,13 +573,12 @@ async fn webhook_page(
     let ctx = ctx_or_return!(c, org);
     let api = format!("{}/webhooks/{}", ctx.api(), seg(id));
     let w = or_fail!(c, c.api.get(&api).await);
-    let limit = PAGE.to_string();
-    let off = q.offset.to_string();
     let listed = c
         .api
-        .list(&format!(
-            "{api}/deliveries{}",
-            query(&[("status", &q.status), ("limit", &limit), ("offset", &off)])
+        .list(&ui::paged(
+            &format!("{api}/deliveries"),
+            &[("status", &q.status)],
+            q.offset,
         ))
         .await;
     let (deliveries, refused) = match listed {

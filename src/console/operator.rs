@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{query, seg};
+use super::api::seg;
 use super::ui::{self, Nav, Retry, form_error, s, when};
 use super::{Console, S, Submit};
 
@@ -36,7 +36,7 @@ pub fn nav(active: &str) -> Nav {
     }
 }
 
-const PAGE: u64 = 50;
+use super::ui::PAGE;
 
 #[derive(Deserialize, Default)]
 struct OrgQuery {
@@ -55,20 +55,13 @@ async fn organizations(c: Console, Query(q): Query<OrgQuery>) -> Response {
 }
 
 async fn organizations_page(c: &Console, q: &OrgQuery, retry: Option<&Retry>) -> Response {
-    let limit = PAGE.to_string();
-    let offset = q.offset.to_string();
     let (items, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "/organizations{}",
-                query(&[
-                    ("name", &q.name),
-                    ("status", &q.status),
-                    ("plan", &q.plan),
-                    ("limit", &limit),
-                    ("offset", &offset),
-                ])
+            .list(&ui::paged(
+                "/organizations",
+                &[("name", &q.name), ("status", &q.status), ("plan", &q.plan)],
+                q.offset,
             ))
             .await
     );

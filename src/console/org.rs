@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{query, seg};
+use super::api::seg;
 use super::ui::{self, Nav, Retry, form_error, input, s, when};
 use super::{Console, S, Submit};
 
@@ -376,7 +376,7 @@ async fn leave(Path(org): Path<String>, Submit { c, f }: Submit) -> Response {
 
 // --- members -----------------------------------------------------------------------------------
 
-const PAGE: u64 = 50;
+use super::ui::PAGE;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -394,17 +394,10 @@ async fn members(c: Console, Path(org): Path<String>, Query(q): Query<ListQuery>
 
 async fn members_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let limit = PAGE.to_string();
-    let offset = q.offset.to_string();
-    let path = format!(
-        "{}/members{}",
-        ctx.api(),
-        query(&[
-            ("q", &q.q),
-            ("role", &q.role),
-            ("limit", &limit),
-            ("offset", &offset)
-        ])
+    let path = ui::paged(
+        &format!("{}/members", ctx.api()),
+        &[("q", &q.q), ("role", &q.role)],
+        q.offset,
     );
     let (items, _) = or_fail!(c, c.api.list(&path).await);
     let roles = ctx.roles(c).await;
@@ -640,15 +633,13 @@ async fn invitations(c: Console, Path(org): Path<String>, Query(q): Query<ListQu
 
 async fn invitations_page(c: &Console, org: &str, offset: u64, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let limit = PAGE.to_string();
-    let off = offset.to_string();
     let (items, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "{}/invitations{}",
-                ctx.api(),
-                query(&[("limit", &limit), ("offset", &off)])
+            .list(&ui::paged(
+                &format!("{}/invitations", ctx.api()),
+                &[],
+                offset
             ))
             .await
     );

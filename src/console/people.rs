@@ -29,7 +29,7 @@ pub fn routes() -> Router<S> {
         .route("/operator/health", get(health))
 }
 
-const PAGE: u64 = 50;
+use super::ui::PAGE;
 
 /// A field exactly as typed (passwords are not trimmed).
 fn raw<'a>(f: &'a Fields, name: &str) -> &'a str {
@@ -99,15 +99,10 @@ async fn users(c: Console, Query(q): Query<UserQuery>) -> Response {
 }
 
 async fn users_page(c: &Console, q: &UserQuery, retry: Option<&Retry>) -> Response {
-    let limit = PAGE.to_string();
-    let offset = q.offset.to_string();
     let (items, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "/users{}",
-                query(&[("q", &q.q), ("limit", &limit), ("offset", &offset)])
-            ))
+            .list(&ui::paged("/users", &[("q", &q.q)], q.offset))
             .await
     );
     let f = "create-user";
@@ -506,14 +501,9 @@ async fn licenses(c: Console, Query(q): Query<LicenseQuery>) -> Response {
 }
 
 async fn licenses_page(c: &Console, q: &LicenseQuery, retry: Option<&Retry>) -> Response {
-    let limit = PAGE.to_string();
-    let offset = q.offset.to_string();
     let listed = c
         .api
-        .list(&format!(
-            "/licenses{}",
-            query(&[("plan", &q.plan), ("limit", &limit), ("offset", &offset)])
-        ))
+        .list(&ui::paged("/licenses", &[("plan", &q.plan)], q.offset))
         .await;
     let (items, refused) = match listed {
         Ok((items, _)) => (items, None),

@@ -63,7 +63,7 @@ pub fn routes() -> Router<S> {
         )
 }
 
-const PAGE: u64 = 50;
+use super::ui::PAGE;
 /// The most items fetched at once for pickers and names (the API's own maximum is 1000).
 const ALL: &str = "1000";
 
@@ -133,15 +133,13 @@ async fn projects(c: Console, Path(org): Path<String>, Query(q): Query<ListQuery
 
 async fn projects_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Retry>) -> Response {
     let ctx = ctx_or_return!(c, org);
-    let limit = PAGE.to_string();
-    let offset = q.offset.to_string();
     let (items, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "{}/projects{}",
-                ctx.api(),
-                query(&[("limit", &limit), ("offset", &offset)])
+            .list(&ui::paged(
+                &format!("{}/projects", ctx.api()),
+                &[],
+                q.offset
             ))
             .await
     );
@@ -156,13 +154,12 @@ async fn projects_page(c: &Console, org: &str, q: &ListQuery, retry: Option<&Ret
         .await
         .map(|r| r.0)
         .unwrap_or_default();
-    let app_offset = q.app_offset.to_string();
     let apps = c
         .api
-        .list(&format!(
-            "{}/applications{}",
-            ctx.api(),
-            query(&[("limit", &limit), ("offset", &app_offset)])
+        .list(&ui::paged(
+            &format!("{}/applications", ctx.api()),
+            &[],
+            q.app_offset,
         ))
         .await
         .map(|r| r.0);
@@ -351,15 +348,10 @@ async fn project_page(
     let ctx = ctx_or_return!(c, org);
     let api = format!("{}/projects/{}", ctx.api(), seg(id));
     let p = or_fail!(c, c.api.get(&api).await);
-    let limit = PAGE.to_string();
-    let off = offset.to_string();
     let (members, _) = or_fail!(
         c,
         c.api
-            .list(&format!(
-                "{api}/members{}",
-                query(&[("limit", &limit), ("offset", &off)])
-            ))
+            .list(&ui::paged(&format!("{api}/members"), &[], offset))
             .await
     );
     // Every member of the project: who is in it already, and whether the caller is its admin.

@@ -319,6 +319,18 @@ pub fn secret(
     )
 }
 
+/// The items of one page of every console list.
+pub const PAGE: u64 = 50;
+
+/// `path` with `params` (empty ones left out) and the page of [`PAGE`] items at `offset` as its
+/// query.
+pub fn paged(path: &str, params: &[(&str, &str)], offset: u64) -> String {
+    let (limit, offset) = (PAGE.to_string(), offset.to_string());
+    let mut all = params.to_vec();
+    all.extend([("limit", limit.as_str()), ("offset", offset.as_str())]);
+    format!("{path}{}", api::query(&all))
+}
+
 /// Previous/next links of an offset-paged list.
 pub fn pager(
     path: &str,
@@ -487,5 +499,19 @@ pub fn day_start(d: &str) -> String {
         format!("{d}T00:00:00Z")
     } else {
         d.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_keeps_its_filters_and_drops_empty_ones() {
+        assert_eq!(
+            paged("/users", &[("q", "ann"), ("role", "")], 100),
+            "/users?q=ann&limit=50&offset=100"
+        );
+        assert_eq!(paged("/x", &[], 0), "/x?limit=50&offset=0");
     }
 }
